@@ -1,9 +1,39 @@
 //! Grape: a distributed vector database that speaks Qdrant's API.
 //!
 //! This crate is the vector engine, usable in-process without any server, plus the
-//! `grape-node` server binary built on it.
+//! `grape-node` server binary built on it. Top-down:
+//!
+//! - [`engine::Engine`]: every collection of a node, aliases, snapshots (metadata in sled).
+//! - [`collection::Collection`]: configuration plus shards; routes writes, merges reads.
+//! - [`shard::Shard`]: WAL + in-memory state + checkpoints; the unit of replication.
+//! - [`index`]: vector storage, SIMD distances and the HNSW graph.
+//! - [`filter`] and [`payload`]: Qdrant's filter language and payload key paths.
+//!
+//! ```no_run
+//! use grape::engine::Engine;
+//! use grape::types::*;
+//!
+//! let engine = Engine::open(std::path::Path::new("./data")).unwrap();
+//! let vectors = VectorsConfig::Single(VectorParams {
+//!     size: 4, distance: Distance::Cosine, hnsw_config: None, on_disk: None,
+//! });
+//! let create: CreateCollection = serde_json::from_value(serde_json::json!({
+//!     "vectors": {"size": 4, "distance": "Cosine"}
+//! })).unwrap();
+//! engine.create_collection("docs", create).unwrap();
+//! ```
 
+pub mod collection;
+pub mod engine;
 pub mod error;
+pub mod filter;
+pub mod index;
+pub mod payload;
+pub mod routing;
+pub mod shard;
+pub mod snapshot;
+pub mod storage;
 pub mod types;
 
 pub use error::{GrapeError, Result};
+pub mod server;

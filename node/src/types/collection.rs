@@ -48,7 +48,9 @@ impl VectorsConfig {
     /// The vector spaces keyed by name; the unnamed one is keyed by [`DEFAULT_VECTOR_NAME`].
     pub fn named(&self) -> BTreeMap<String, VectorParams> {
         match self {
-            VectorsConfig::Single(p) => BTreeMap::from([(DEFAULT_VECTOR_NAME.to_string(), p.clone())]),
+            VectorsConfig::Single(p) => {
+                BTreeMap::from([(DEFAULT_VECTOR_NAME.to_string(), p.clone())])
+            }
             VectorsConfig::Multi(m) => m.clone(),
         }
     }
@@ -106,7 +108,9 @@ impl HnswConfig {
             m: diff.m.unwrap_or(self.m),
             ef_construct: diff.ef_construct.unwrap_or(self.ef_construct),
             full_scan_threshold: diff.full_scan_threshold.unwrap_or(self.full_scan_threshold),
-            max_indexing_threads: diff.max_indexing_threads.unwrap_or(self.max_indexing_threads),
+            max_indexing_threads: diff
+                .max_indexing_threads
+                .unwrap_or(self.max_indexing_threads),
             on_disk: diff.on_disk.or(self.on_disk),
             payload_m: diff.payload_m.or(self.payload_m),
         }
@@ -154,7 +158,10 @@ pub struct WalConfig {
 
 impl Default for WalConfig {
     fn default() -> Self {
-        WalConfig { wal_capacity_mb: 32, wal_segments_ahead: 0 }
+        WalConfig {
+            wal_capacity_mb: 32,
+            wal_segments_ahead: 0,
+        }
     }
 }
 

@@ -1,7 +1,11 @@
 //! The engine's data model, in Qdrant's JSON shapes so the REST layer can pass it through.
 
 pub mod collection;
+pub mod operations;
 pub mod point;
+pub mod requests;
 
 pub use collection::*;
+pub use operations::*;
 pub use point::*;
+pub use requests::*;

@@ -1,0 +1,469 @@
+//! The engine: every collection on this node, their aliases and snapshots, usable in-process.
+//!
+//! Layout of the data directory: `meta/` (sled: collection metadata and aliases),
+//! `collections/<name>/shards/<id>/` (WAL and checkpoints), `snapshots/<name>/`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use serde::{Deserialize, Serialize};
+
+use crate::collection::{Collection, CollectionMeta, FieldIndex};
+use crate::error::{GrapeError, Result};
+use crate::snapshot::{self, SnapshotDescription};
+use crate::types::*;
+
+/// One change of `POST /collections/aliases`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AliasOperation {
+    CreateAlias {
+        collection_name: String,
+        alias_name: String,
+    },
+    DeleteAlias {
+        alias_name: String,
+    },
+    RenameAlias {
+        old_alias_name: String,
+        new_alias_name: String,
+    },
+}
+
+/// An alias and the collection it names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AliasDescription {
+    pub alias_name: String,
+    pub collection_name: String,
+}
+
+pub struct Engine {
+    data_dir: PathBuf,
+    db: sled::Db,
+    collections_tree: sled::Tree,
+    aliases_tree: sled::Tree,
+    collections: RwLock<BTreeMap<String, Arc<Collection>>>,
+}
+
+impl Engine {
+    /// Opens the engine on `data_dir`, loading every collection found there.
+    pub fn open(data_dir: &Path) -> Result<Engine> {
+        std::fs::create_dir_all(data_dir.join("collections"))
+            .map_err(GrapeError::io("create data dir"))?;
+        let db = sled::open(data_dir.join("meta")).map_err(sled_error("open metadata store"))?;
+        let collections_tree = db
+            .open_tree("collections")
+            .map_err(sled_error("open collections tree"))?;
+        let aliases_tree = db
+            .open_tree("aliases")
+            .map_err(sled_error("open aliases tree"))?;
+        let engine = Engine {
+            data_dir: data_dir.to_path_buf(),
+            db,
+            collections_tree,
+            aliases_tree,
+            collections: RwLock::new(BTreeMap::new()),
+        };
+        engine.load_collections()?;
+        Ok(engine)
+    }
+
+    fn load_collections(&self) -> Result<()> {
+        let mut collections = self.collections.write();
+        for entry in self.collections_tree.iter() {
+            let (key, value) = entry.map_err(sled_error("read collections"))?;
+            let name = String::from_utf8_lossy(&key).to_string();
+            let meta: CollectionMeta = serde_json::from_slice(&value).map_err(|e| {
+                GrapeError::Internal(format!("corrupt metadata of collection `{name}`: {e}"))
+            })?;
+            let collection = Collection::open(&name, &self.collection_dir(&name), meta)?;
+            collections.insert(name, Arc::new(collection));
+        }
+        tracing::info!(collections = collections.len(), "engine opened");
+        Ok(())
+    }
+
+    fn collection_dir(&self, name: &str) -> PathBuf {
+        self.data_dir.join("collections").join(name)
+    }
+
+    fn snapshots_dir(&self, name: &str) -> PathBuf {
+        self.data_dir.join("snapshots").join(name)
+    }
+
+    /// Creates a collection; fails if the name is taken.
+    pub fn create_collection(&self, name: &str, request: CreateCollection) -> Result<()> {
+        validate_collection_name(name)?;
+        let meta = CollectionMeta {
+            config: config_from_request(request)?,
+            payload_schema: BTreeMap::new(),
+        };
+        let mut collections = self.collections.write();
+        if collections.contains_key(name) || self.alias_target(name)?.is_some() {
+            return Err(GrapeError::CollectionExists(name.to_string()));
+        }
+        let dir = self.collection_dir(name);
+        // A directory left by an interrupted delete must not leak into the new collection.
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(GrapeError::io("remove stale collection dir"))?;
+        }
+        let collection = Collection::open(name, &dir, meta.clone())?;
+        self.persist_meta(name, &meta)?;
+        collections.insert(name.to_string(), Arc::new(collection));
+        Ok(())
+    }
+
+    /// Deletes a collection and its aliases; returns whether it existed.
+    pub fn delete_collection(&self, name: &str) -> Result<bool> {
+        let name = self.resolve(name)?.unwrap_or_else(|| name.to_string());
+        let removed = self.collections.write().remove(&name);
+        if removed.is_none() {
+            return Ok(false);
+        }
+        self.collections_tree
+            .remove(name.as_bytes())
+            .map_err(sled_error("delete collection"))?;
+        for alias in self.aliases_of(&name)? {
+            self.aliases_tree
+                .remove(alias.as_bytes())
+                .map_err(sled_error("delete alias"))?;
+        }
+        self.flush()?;
+        let dir = self.collection_dir(&name);
+        if let Err(e) = std::fs::remove_dir_all(&dir) {
+            tracing::warn!(dir = %dir.display(), error = %e, "could not remove collection files");
+        }
+        Ok(true)
+    }
+
+    pub fn list_collections(&self) -> Vec<String> {
+        self.collections.read().keys().cloned().collect()
+    }
+
+    /// True if a collection (or an alias) of that name exists.
+    pub fn collection_exists(&self, name: &str) -> bool {
+        self.collection(name).is_ok()
+    }
+
+    /// The collection named `name`, directly or through an alias.
+    pub fn collection(&self, name: &str) -> Result<Arc<Collection>> {
+        let target = self.resolve(name)?.unwrap_or_else(|| name.to_string());
+        self.collections
+            .read()
+            .get(&target)
+            .cloned()
+            .ok_or_else(|| GrapeError::CollectionNotFound(name.to_string()))
+    }
+
+    /// Updates HNSW and collection parameters. New HNSW settings apply to vectors inserted
+    /// afterwards; existing graphs are kept.
+    pub fn update_collection(&self, name: &str, update: UpdateCollection) -> Result<()> {
+        let collection = self.collection(name)?;
+        let mut meta = collection.meta();
+        apply_update(&mut meta.config, &update)?;
+        self.persist_meta(collection.name(), &meta)?;
+        collection.set_meta(meta);
+        Ok(())
+    }
+
+    /// Declares a payload field index; it shows in `payload_schema`.
+    pub fn create_field_index(
+        &self,
+        name: &str,
+        field: &str,
+        schema: serde_json::Value,
+    ) -> Result<()> {
+        crate::payload::JsonPath::parse(field)
+            .map_err(|e| GrapeError::bad_input(format!("invalid field name `{field}`: {e}")))?;
+        let collection = self.collection(name)?;
+        let mut meta = collection.meta();
+        meta.payload_schema
+            .insert(field.to_string(), FieldIndex { schema });
+        self.persist_meta(collection.name(), &meta)?;
+        collection.set_meta(meta);
+        Ok(())
+    }
+
+    pub fn delete_field_index(&self, name: &str, field: &str) -> Result<()> {
+        let collection = self.collection(name)?;
+        let mut meta = collection.meta();
+        meta.payload_schema.remove(field);
+        self.persist_meta(collection.name(), &meta)?;
+        collection.set_meta(meta);
+        Ok(())
+    }
+
+    /// Applies alias changes in order; all or nothing.
+    pub fn update_aliases(&self, operations: &[AliasOperation]) -> Result<()> {
+        let collections = self.collections.read();
+        let mut aliases: BTreeMap<String, String> = self
+            .list_aliases()?
+            .into_iter()
+            .map(|a| (a.alias_name, a.collection_name))
+            .collect();
+        for op in operations {
+            match op {
+                AliasOperation::CreateAlias {
+                    collection_name,
+                    alias_name,
+                } => {
+                    if !collections.contains_key(collection_name) {
+                        return Err(GrapeError::CollectionNotFound(collection_name.clone()));
+                    }
+                    if collections.contains_key(alias_name) {
+                        return Err(GrapeError::bad_input(format!(
+                            "Collection `{alias_name}` already exists!"
+                        )));
+                    }
+                    aliases.insert(alias_name.clone(), collection_name.clone());
+                }
+                AliasOperation::DeleteAlias { alias_name } => {
+                    aliases.remove(alias_name).ok_or_else(|| {
+                        GrapeError::NotFound(format!("Alias {alias_name} does not exists!"))
+                    })?;
+                }
+                AliasOperation::RenameAlias {
+                    old_alias_name,
+                    new_alias_name,
+                } => {
+                    let target = aliases.remove(old_alias_name).ok_or_else(|| {
+                        GrapeError::NotFound(format!("Alias {old_alias_name} does not exists!"))
+                    })?;
+                    aliases.insert(new_alias_name.clone(), target);
+                }
+            }
+        }
+        self.aliases_tree
+            .clear()
+            .map_err(sled_error("rewrite aliases"))?;
+        for (alias, target) in &aliases {
+            self.aliases_tree
+                .insert(alias.as_bytes(), target.as_bytes())
+                .map_err(sled_error("write alias"))?;
+        }
+        self.flush()
+    }
+
+    pub fn list_aliases(&self) -> Result<Vec<AliasDescription>> {
+        self.aliases_tree
+            .iter()
+            .map(|entry| {
+                let (k, v) = entry.map_err(sled_error("read aliases"))?;
+                Ok(AliasDescription {
+                    alias_name: String::from_utf8_lossy(&k).to_string(),
+                    collection_name: String::from_utf8_lossy(&v).to_string(),
+                })
+            })
+            .collect()
+    }
+
+    /// Aliases naming `collection`.
+    pub fn aliases_of(&self, collection: &str) -> Result<Vec<String>> {
+        Ok(self
+            .list_aliases()?
+            .into_iter()
+            .filter(|a| a.collection_name == collection)
+            .map(|a| a.alias_name)
+            .collect())
+    }
+
+    fn alias_target(&self, alias: &str) -> Result<Option<String>> {
+        let target = self
+            .aliases_tree
+            .get(alias.as_bytes())
+            .map_err(sled_error("read alias"))?;
+        Ok(target.map(|v| String::from_utf8_lossy(&v).to_string()))
+    }
+
+    /// The collection an alias names, or `None` when `name` is not an alias.
+    fn resolve(&self, name: &str) -> Result<Option<String>> {
+        if self.collections.read().contains_key(name) {
+            return Ok(None);
+        }
+        self.alias_target(name)
+    }
+
+    pub fn create_snapshot(&self, name: &str) -> Result<SnapshotDescription> {
+        let collection = self.collection(name)?;
+        snapshot::create(&collection, &self.snapshots_dir(collection.name()))
+    }
+
+    pub fn list_snapshots(&self, name: &str) -> Result<Vec<SnapshotDescription>> {
+        let collection = self.collection(name)?;
+        snapshot::list(&self.snapshots_dir(collection.name()))
+    }
+
+    /// The file of a snapshot, for download.
+    pub fn snapshot_path(&self, name: &str, snapshot_name: &str) -> Result<PathBuf> {
+        let collection = self.collection(name)?;
+        if snapshot_name.contains('/') || snapshot_name.starts_with('.') {
+            return Err(GrapeError::bad_input(format!(
+                "invalid snapshot name `{snapshot_name}`"
+            )));
+        }
+        let path = self.snapshots_dir(collection.name()).join(snapshot_name);
+        if !path.is_file() {
+            return Err(GrapeError::NotFound(format!(
+                "Snapshot {snapshot_name} not found"
+            )));
+        }
+        Ok(path)
+    }
+
+    pub fn delete_snapshot(&self, name: &str, snapshot_name: &str) -> Result<()> {
+        let path = self.snapshot_path(name, snapshot_name)?;
+        std::fs::remove_file(path).map_err(GrapeError::io("delete snapshot"))
+    }
+
+    /// Replaces (or creates) collection `name` with the contents of a snapshot file.
+    pub fn recover_snapshot(&self, name: &str, archive: &Path) -> Result<()> {
+        validate_collection_name(name)?;
+        let staging = self
+            .data_dir
+            .join("collections")
+            .join(format!(".recover-{}", uuid::Uuid::new_v4()));
+        let meta = match snapshot::unpack(archive, &staging) {
+            Ok(meta) => meta,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&staging);
+                return Err(e);
+            }
+        };
+        self.delete_collection(name)?;
+        let dir = self.collection_dir(name);
+        std::fs::rename(&staging, &dir).map_err(GrapeError::io("install recovered collection"))?;
+        let collection = Collection::open(name, &dir, meta.clone())?;
+        self.persist_meta(name, &meta)?;
+        self.collections
+            .write()
+            .insert(name.to_string(), Arc::new(collection));
+        Ok(())
+    }
+
+    /// Where uploaded snapshots are staged before recovery.
+    pub fn uploads_dir(&self) -> PathBuf {
+        self.data_dir.join("snapshots").join(".uploads")
+    }
+
+    /// Checkpoints every collection so the next start replays nothing.
+    pub fn shutdown(&self) -> Result<()> {
+        for collection in self.collections.read().values() {
+            collection.checkpoint()?;
+        }
+        self.flush()
+    }
+
+    fn persist_meta(&self, name: &str, meta: &CollectionMeta) -> Result<()> {
+        let bytes = serde_json::to_vec(meta).expect("metadata serializes");
+        self.collections_tree
+            .insert(name.as_bytes(), bytes)
+            .map_err(sled_error("write collection metadata"))?;
+        self.flush()
+    }
+
+    fn flush(&self) -> Result<()> {
+        self.db
+            .flush()
+            .map(|_| ())
+            .map_err(sled_error("flush metadata"))
+    }
+}
+
+fn sled_error(context: &'static str) -> impl Fn(sled::Error) -> GrapeError {
+    move |e| GrapeError::Internal(format!("{context}: {e}"))
+}
+
+/// Names become directory names: refuse anything that could escape or confuse the filesystem.
+fn validate_collection_name(name: &str) -> Result<()> {
+    const FORBIDDEN: &[char] = &['<', '>', ':', '"', '/', '\\', '|', '?', '*', '\0'];
+    if name.is_empty() || name.len() > 255 || name.starts_with('.') || name.contains(FORBIDDEN) {
+        return Err(GrapeError::bad_input(format!(
+            "Validation error in path parameters: collection name `{name}` must be 1-255 characters, not start with `.`, and not contain any of <>:\"/\\|?*"
+        )));
+    }
+    Ok(())
+}
+
+/// Builds the stored configuration from a create request, rejecting invalid parameters.
+fn config_from_request(request: CreateCollection) -> Result<CollectionConfig> {
+    for (name, params) in request.vectors.named() {
+        if params.size == 0 || params.size > 65_536 {
+            return Err(GrapeError::bad_input(format!(
+                "Validation error in JSON body: [vectors{}.size: value {} invalid, must be from 1 to 65536]",
+                if name.is_empty() { String::new() } else { format!(".{name}") },
+                params.size
+            )));
+        }
+    }
+    let hnsw_config = request
+        .hnsw_config
+        .map_or_else(HnswConfig::default, |d| HnswConfig::default().updated(&d));
+    if hnsw_config.m < 2 {
+        return Err(GrapeError::bad_input(
+            "Validation error in JSON body: [hnsw_config.m: value must be >= 2]",
+        ));
+    }
+    if hnsw_config.ef_construct < 4 {
+        return Err(GrapeError::bad_input(
+            "Validation error in JSON body: [hnsw_config.ef_construct: value must be >= 4]",
+        ));
+    }
+    let shard_number = request.shard_number.unwrap_or(1);
+    if shard_number == 0 {
+        return Err(GrapeError::bad_input(
+            "Validation error in JSON body: [shard_number: value 0 invalid, must be 1 or more]",
+        ));
+    }
+    Ok(CollectionConfig {
+        params: CollectionParams {
+            vectors: request.vectors,
+            shard_number,
+            replication_factor: request.replication_factor.unwrap_or(1).max(1),
+            write_consistency_factor: request.write_consistency_factor.unwrap_or(1).max(1),
+            on_disk_payload: request.on_disk_payload.unwrap_or(true),
+        },
+        hnsw_config,
+        optimizer_config: OptimizersConfig::default(),
+        wal_config: WalConfig::default(),
+    })
+}
+
+fn apply_update(config: &mut CollectionConfig, update: &UpdateCollection) -> Result<()> {
+    if let Some(diff) = &update.hnsw_config {
+        config.hnsw_config = config.hnsw_config.updated(diff);
+    }
+    if let Some(params) = &update.params {
+        if let Some(rf) = params.replication_factor {
+            config.params.replication_factor = rf.max(1);
+        }
+        if let Some(wcf) = params.write_consistency_factor {
+            config.params.write_consistency_factor = wcf.max(1);
+        }
+        if let Some(on_disk) = params.on_disk_payload {
+            config.params.on_disk_payload = on_disk;
+        }
+    }
+    if let Some(vectors) = &update.vectors {
+        let mut named = config.params.vectors.named();
+        for (name, diff) in vectors {
+            let params = named.get_mut(name).ok_or_else(|| {
+                GrapeError::bad_input(format!("Not existing vector name error: {name}"))
+            })?;
+            if let Some(hnsw) = &diff.hnsw_config {
+                params.hnsw_config = Some(*hnsw);
+            }
+            if let Some(on_disk) = diff.on_disk {
+                params.on_disk = Some(on_disk);
+            }
+        }
+        config.params.vectors = match &config.params.vectors {
+            VectorsConfig::Single(_) => {
+                VectorsConfig::Single(named.remove(DEFAULT_VECTOR_NAME).expect("default vector"))
+            }
+            VectorsConfig::Multi(_) => VectorsConfig::Multi(named),
+        };
+    }
+    Ok(())
+}

@@ -1,0 +1,45 @@
+//! The `grape-node` server: Qdrant-compatible REST and gRPC in front of the engine.
+
+pub mod config;
+pub mod grpc;
+pub mod rest;
+
+use std::sync::Arc;
+
+use crate::engine::Engine;
+
+pub use config::NodeConfig;
+
+/// Everything a request handler needs.
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Arc<Engine>,
+    pub config: Arc<NodeConfig>,
+}
+
+/// Opens the engine and serves REST and gRPC until Ctrl-C or SIGTERM, then checkpoints.
+pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
+    let engine = Arc::new(Engine::open(&config.data_dir)?);
+    let state = AppState {
+        engine: engine.clone(),
+        config: Arc::new(config),
+    };
+    let shutdown = shutdown_signal();
+    tokio::select! {
+        result = rest::serve(state.clone()) => result?,
+        result = grpc::serve(state.clone()) => result?,
+        _ = shutdown => tracing::info!("shutting down"),
+    }
+    tokio::task::spawn_blocking(move || engine.shutdown()).await??;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("install SIGTERM handler");
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term.recv() => {},
+    }
+}

@@ -1,0 +1,201 @@
+//! Checkpoints: the whole shard state written to a fresh directory, so restart loads vectors
+//! and HNSW graphs instead of rebuilding them, and the WAL can be emptied.
+//!
+//! Layout: `CURRENT` names the live checkpoint directory `checkpoint-<seq>`, which holds
+//! `meta.json`, `slots.jsonl` (one line per offset) and, per vector space `i` (in name
+//! order), `vectors-i.bin`, `present-i.bin`, `hnsw-i.bin`. `CURRENT` is replaced atomically
+//! after the directory is complete and synced, so a crash leaves the previous checkpoint live.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{GrapeError, Result};
+use crate::index::{DenseVectors, HnswIndex};
+use crate::storage::files::{sync_dir, write_atomic};
+use crate::types::{HnswConfig, Payload, PointId, VectorParams};
+
+use super::space::VectorSpace;
+use super::state::{ShardState, Slot};
+
+const CURRENT: &str = "CURRENT";
+
+#[derive(Serialize, Deserialize)]
+struct Meta {
+    applied_seq: u64,
+    slots: usize,
+    spaces: Vec<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SlotRecord {
+    id: PointId,
+    payload: Payload,
+    version: u64,
+}
+
+/// Writes the state as a new checkpoint and makes it the live one; returns its directory.
+pub fn save(shard_dir: &Path, state: &ShardState) -> Result<PathBuf> {
+    let name = format!("checkpoint-{:020}", state.applied_seq);
+    let dir = shard_dir.join(&name);
+    if dir.exists() {
+        fs::remove_dir_all(&dir).map_err(GrapeError::io("remove stale checkpoint"))?;
+    }
+    fs::create_dir_all(&dir).map_err(GrapeError::io("create checkpoint dir"))?;
+    write_slots(&dir.join("slots.jsonl"), &state.slots)?;
+    for (i, space) in state.spaces.values().enumerate() {
+        let io = |what: &str| GrapeError::io(format!("write {what} of checkpoint {name}"));
+        space
+            .vectors
+            .save(&dir.join(format!("vectors-{i}.bin")))
+            .map_err(io("vectors"))?;
+        space
+            .index
+            .save(&dir.join(format!("hnsw-{i}.bin")))
+            .map_err(io("graph"))?;
+        let present: Vec<u8> = space.present.iter().map(|&p| p as u8).collect();
+        write_synced(&dir.join(format!("present-{i}.bin")), &present)?;
+    }
+    let meta = Meta {
+        applied_seq: state.applied_seq,
+        slots: state.slots.len(),
+        spaces: state.spaces.keys().cloned().collect(),
+    };
+    write_synced(
+        &dir.join("meta.json"),
+        &serde_json::to_vec(&meta).expect("meta serializes"),
+    )?;
+    sync_dir(&dir)?;
+    write_atomic(&shard_dir.join(CURRENT), name.as_bytes())?;
+    remove_other_checkpoints(shard_dir, &name);
+    Ok(dir)
+}
+
+/// Loads the live checkpoint, or `None` when the shard has never checkpointed.
+pub fn load(
+    shard_dir: &Path,
+    spaces: &BTreeMap<String, (VectorParams, HnswConfig)>,
+) -> Result<Option<ShardState>> {
+    let Some(dir) = live_checkpoint(shard_dir)? else {
+        return Ok(None);
+    };
+    let corrupt =
+        |what: String| GrapeError::Internal(format!("checkpoint {}: {what}", dir.display()));
+    let meta_bytes =
+        fs::read(dir.join("meta.json")).map_err(GrapeError::io("read checkpoint meta"))?;
+    let meta: Meta = serde_json::from_slice(&meta_bytes).map_err(|e| corrupt(e.to_string()))?;
+    if meta.spaces != spaces.keys().cloned().collect::<Vec<_>>() {
+        return Err(corrupt(format!(
+            "vector spaces {:?} differ from the collection's",
+            meta.spaces
+        )));
+    }
+    let slots = read_slots(&dir.join("slots.jsonl"))?;
+    if slots.len() != meta.slots {
+        return Err(corrupt(format!(
+            "{} slots, meta says {}",
+            slots.len(),
+            meta.slots
+        )));
+    }
+    let mut loaded = BTreeMap::new();
+    for (i, (name, (params, hnsw))) in spaces.iter().enumerate() {
+        let io = |what: &str| GrapeError::io(format!("read {what} of {}", dir.display()));
+        let vectors =
+            DenseVectors::load(&dir.join(format!("vectors-{i}.bin"))).map_err(io("vectors"))?;
+        let index = HnswIndex::load(&dir.join(format!("hnsw-{i}.bin"))).map_err(io("graph"))?;
+        let present: Vec<bool> = fs::read(dir.join(format!("present-{i}.bin")))
+            .map_err(io("presence"))?
+            .into_iter()
+            .map(|b| b != 0)
+            .collect();
+        if vectors.len() != slots.len() || present.len() != slots.len() {
+            return Err(corrupt(format!(
+                "vector space `{name}` is not aligned with the slots"
+            )));
+        }
+        let space = VectorSpace {
+            params: params.clone(),
+            hnsw: *hnsw,
+            vectors,
+            present,
+            index,
+        };
+        loaded.insert(name.clone(), space);
+    }
+    let mut state = ShardState::new(loaded);
+    state.applied_seq = meta.applied_seq;
+    for (offset, slot) in slots.iter().enumerate() {
+        if let Some(slot) = slot {
+            state.ids.insert(slot.id, offset as u32);
+        }
+    }
+    state.slots = slots;
+    Ok(Some(state))
+}
+
+fn live_checkpoint(shard_dir: &Path) -> Result<Option<PathBuf>> {
+    match fs::read_to_string(shard_dir.join(CURRENT)) {
+        Ok(name) => Ok(Some(shard_dir.join(name.trim()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(GrapeError::io("read CURRENT")(e)),
+    }
+}
+
+/// Best effort: a leftover old checkpoint wastes space but is never read.
+fn remove_other_checkpoints(shard_dir: &Path, keep: &str) {
+    let Ok(entries) = fs::read_dir(shard_dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if name.starts_with("checkpoint-") && name != keep {
+            if let Err(e) = fs::remove_dir_all(entry.path()) {
+                tracing::warn!(checkpoint = %name, error = %e, "could not remove old checkpoint");
+            }
+        }
+    }
+}
+
+fn write_slots(path: &Path, slots: &[Option<Slot>]) -> Result<()> {
+    let io = || GrapeError::io(format!("write {}", path.display()));
+    let file = fs::File::create(path).map_err(|e| io()(e))?;
+    let mut out = BufWriter::new(file);
+    for slot in slots {
+        let record = slot.as_ref().map(|s| SlotRecord {
+            id: s.id,
+            payload: s.payload.clone(),
+            version: s.version,
+        });
+        serde_json::to_writer(&mut out, &record).map_err(|e| io()(e.into()))?;
+        out.write_all(b"\n").map_err(|e| io()(e))?;
+    }
+    let file = out.into_inner().map_err(|e| io()(e.into_error()))?;
+    file.sync_all().map_err(|e| io()(e))
+}
+
+fn read_slots(path: &Path) -> Result<Vec<Option<Slot>>> {
+    let file = fs::File::open(path).map_err(GrapeError::io(format!("open {}", path.display())))?;
+    let mut slots = Vec::new();
+    for line in BufReader::new(file).lines() {
+        let line = line.map_err(GrapeError::io("read slots"))?;
+        let record: Option<SlotRecord> = serde_json::from_str(&line)
+            .map_err(|e| GrapeError::Internal(format!("corrupt slot record: {e}")))?;
+        slots.push(record.map(|r| Slot {
+            id: r.id,
+            payload: r.payload,
+            version: r.version,
+        }));
+    }
+    Ok(slots)
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+    let io = || GrapeError::io(format!("write {}", path.display()));
+    let mut file = fs::File::create(path).map_err(|e| io()(e))?;
+    file.write_all(bytes).map_err(|e| io()(e))?;
+    file.sync_all().map_err(|e| io()(e))
+}

@@ -1,0 +1,262 @@
+//! A shard: the unit the cluster replicates and moves. It owns its write-ahead log, its
+//! in-memory state (vectors, payloads, HNSW graphs) and its checkpoints.
+//!
+//! Writes are validated, appended to the WAL with the next sequence number and fsynced, then
+//! applied. Restart loads the latest checkpoint and replays the WAL records after it, through
+//! the same `apply` path, so a shard fed from a Raft log behaves identically.
+
+mod checkpoint;
+mod search;
+mod space;
+mod state;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use parking_lot::{Mutex, RwLock};
+
+use crate::error::{GrapeError, Result};
+use crate::filter::Filter;
+use crate::payload;
+use crate::storage::wal::Wal;
+use crate::types::{
+    HnswConfig, PointId, PointOperation, Record, ScoredPoint, VectorParams, VectorStruct,
+    WithPayload, WithVector,
+};
+
+pub use search::{Plan, ShardQuery};
+use space::VectorSpace;
+use state::ShardState;
+
+/// A checkpoint is taken once the WAL grows past this many bytes.
+const CHECKPOINT_WAL_BYTES: u64 = 64 << 20;
+
+/// The vector spaces of a shard: parameters and effective HNSW settings, keyed by name.
+pub type SpaceConfigs = BTreeMap<String, (VectorParams, HnswConfig)>;
+
+pub struct Shard {
+    dir: PathBuf,
+    state: RwLock<ShardState>,
+    /// Held for the whole of a write, so writes are serialized and logged in sequence order.
+    wal: Mutex<Wal>,
+}
+
+/// What a read should return for each point.
+#[derive(Debug, Clone, Default)]
+pub struct Projection {
+    pub with_payload: WithPayload,
+    pub with_vector: WithVector,
+}
+
+impl Shard {
+    /// Opens the shard in `dir` (creating it when empty): loads the live checkpoint, then
+    /// replays the WAL records it does not cover.
+    pub fn open(dir: &Path, spaces: &SpaceConfigs) -> Result<Shard> {
+        std::fs::create_dir_all(dir).map_err(GrapeError::io(format!(
+            "create shard dir {}",
+            dir.display()
+        )))?;
+        let mut state = match checkpoint::load(dir, spaces)? {
+            Some(state) => state,
+            None => ShardState::new(new_spaces(spaces)),
+        };
+        let (wal, records) = Wal::open(&dir.join("wal.log"))?;
+        let checkpointed = state.applied_seq;
+        let mut replayed = 0;
+        for record in records.into_iter().filter(|r| r.seq > checkpointed) {
+            let ops: Vec<PointOperation> = serde_json::from_slice(&record.body).map_err(|e| {
+                GrapeError::Internal(format!("undecodable WAL record {}: {e}", record.seq))
+            })?;
+            state.apply(record.seq, &ops);
+            replayed += 1;
+        }
+        tracing::debug!(dir = %dir.display(), points = state.len(), replayed, "shard opened");
+        Ok(Shard {
+            dir: dir.to_path_buf(),
+            state: RwLock::new(state),
+            wal: Mutex::new(wal),
+        })
+    }
+
+    /// Checks operations without applying them (used to refuse a multi-shard write whole).
+    pub fn check(&self, ops: &[PointOperation]) -> Result<()> {
+        validate::check_operations(&self.state.read(), ops)
+    }
+
+    /// Validates, logs durably and applies a list of operations as one unit; returns its
+    /// sequence number. An invalid list is refused whole.
+    pub fn update(&self, ops: &[PointOperation]) -> Result<u64> {
+        let mut wal = self.wal.lock();
+        let seq = {
+            let state = self.state.read();
+            validate::check_operations(&state, ops)?;
+            state.applied_seq + 1
+        };
+        let body = serde_json::to_vec(ops)
+            .map_err(|e| GrapeError::Internal(format!("encode operations: {e}")))?;
+        wal.append(seq, &body)?;
+        self.state.write().apply(seq, ops);
+        if wal.len() > CHECKPOINT_WAL_BYTES {
+            self.checkpoint_locked(&mut wal)?;
+        }
+        Ok(seq)
+    }
+
+    /// Writes a checkpoint of the current state and empties the WAL.
+    pub fn checkpoint(&self) -> Result<PathBuf> {
+        let mut wal = self.wal.lock();
+        self.checkpoint_locked(&mut wal)
+    }
+
+    /// Checkpoints and runs `f` on the checkpoint directory while writes are held back, so
+    /// the directory cannot be replaced while `f` reads it (used by snapshots).
+    pub fn with_checkpoint<T>(&self, f: impl FnOnce(&Path) -> Result<T>) -> Result<T> {
+        let mut wal = self.wal.lock();
+        let dir = self.checkpoint_locked(&mut wal)?;
+        f(&dir)
+    }
+
+    fn checkpoint_locked(&self, wal: &mut Wal) -> Result<PathBuf> {
+        let dir = checkpoint::save(&self.dir, &self.state.read())?;
+        wal.clear()?;
+        Ok(dir)
+    }
+
+    /// Sequence number of the last applied operation.
+    pub fn applied_seq(&self) -> u64 {
+        self.state.read().applied_seq
+    }
+
+    pub fn points_count(&self) -> usize {
+        self.state.read().len()
+    }
+
+    /// Number of live vectors held by the HNSW graphs, over all vector spaces.
+    pub fn indexed_vectors_count(&self) -> usize {
+        let state = self.state.read();
+        state
+            .spaces
+            .values()
+            .map(|space| state.ids.values().filter(|&&o| space.has(o)).count())
+            .sum()
+    }
+
+    /// How many live points have at least one value at each of the given payload paths.
+    pub fn count_with_field(&self, path: &payload::JsonPath) -> usize {
+        let state = self.state.read();
+        state
+            .slots
+            .iter()
+            .flatten()
+            .filter(|slot| !path.values(&slot.payload).is_empty())
+            .count()
+    }
+
+    pub fn retrieve(&self, ids: &[PointId], projection: &Projection) -> Vec<Record> {
+        let state = self.state.read();
+        ids.iter()
+            .filter_map(|id| Some(record(&state, *state.ids.get(id)?, projection)))
+            .collect()
+    }
+
+    /// Best `query.top` points, best first, with scores in Qdrant's convention.
+    pub fn search(&self, query: &ShardQuery, projection: &Projection) -> Result<Vec<ScoredPoint>> {
+        let state = self.state.read();
+        let found = search::search(&state, query)?;
+        Ok(found
+            .into_iter()
+            .map(|hit| {
+                let rec = record(&state, hit.offset, projection);
+                let version = state.slots[hit.offset as usize]
+                    .as_ref()
+                    .map_or(0, |s| s.version);
+                ScoredPoint {
+                    id: rec.id,
+                    version,
+                    score: hit.score,
+                    payload: rec.payload,
+                    vector: rec.vector,
+                }
+            })
+            .collect())
+    }
+
+    /// Up to `limit` points with id ≥ `from` matching the filter, in id order, and the id
+    /// where the next page starts.
+    pub fn scroll(
+        &self,
+        from: Option<PointId>,
+        limit: usize,
+        filter: Option<&Filter>,
+        projection: &Projection,
+    ) -> (Vec<Record>, Option<PointId>) {
+        let state = self.state.read();
+        let start = from.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Included);
+        let mut page = state
+            .ids
+            .range((start, std::ops::Bound::Unbounded))
+            .filter(|(_, &offset)| state.matches(offset, filter))
+            .take(limit + 1)
+            .map(|(_, &offset)| record(&state, offset, projection))
+            .collect::<Vec<_>>();
+        let next = if page.len() > limit {
+            page.pop().map(|r| r.id)
+        } else {
+            None
+        };
+        (page, next)
+    }
+
+    pub fn count(&self, filter: Option<&Filter>) -> usize {
+        let state = self.state.read();
+        match filter {
+            None => state.len(),
+            Some(_) => state.matching_offsets(filter).count(),
+        }
+    }
+
+    /// The plan a search would use; exposed for tests and diagnostics.
+    pub fn plan(&self, query: &ShardQuery) -> Option<Plan> {
+        let state = self.state.read();
+        let space = state.spaces.get(query.vector_name)?;
+        Some(search::plan(&state, space, query))
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+fn new_spaces(configs: &SpaceConfigs) -> BTreeMap<String, VectorSpace> {
+    configs
+        .iter()
+        .map(|(name, (params, hnsw))| (name.clone(), VectorSpace::new(params.clone(), *hnsw)))
+        .collect()
+}
+
+fn record(state: &ShardState, offset: u32, projection: &Projection) -> Record {
+    let slot = state.slots[offset as usize]
+        .as_ref()
+        .expect("offset of a live point");
+    let payload = payload::select(&slot.payload, &projection.with_payload);
+    let wanted = |name: &str| match &projection.with_vector {
+        WithVector::Bool(all) => *all,
+        WithVector::Names(names) => names.iter().any(|n| n == name),
+    };
+    let vectors: std::collections::HashMap<String, Vec<f32>> = state
+        .spaces
+        .iter()
+        .filter(|(name, _)| wanted(name))
+        .filter_map(|(name, space)| Some((name.clone(), space.get(offset)?.to_vec())))
+        .collect();
+    let vector = match &projection.with_vector {
+        WithVector::Bool(false) => None,
+        _ => Some(VectorStruct::from_named(vectors)),
+    };
+    Record {
+        id: slot.id,
+        payload,
+        vector,
+    }
+}
