@@ -5,7 +5,7 @@ use crate::index::{DenseVectors, HnswIndex};
 use crate::types::{HnswConfig, VectorParams};
 
 /// Seed of the HNSW level generator, fixed so a replayed shard draws the same levels.
-const HNSW_SEED: u64 = 0x6772_6170_65;
+const HNSW_SEED: u64 = 0x0067_7261_7065;
 
 pub struct VectorSpace {
     pub params: VectorParams,
