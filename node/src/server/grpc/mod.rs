@@ -1,31 +1,115 @@
-//! Qdrant-compatible gRPC API (skeleton).
+//! Qdrant-compatible gRPC API: the services `qdrant.Qdrant`, `qdrant.Collections`,
+//! `qdrant.Points` and `qdrant.Snapshots`, implemented with the message types and tonic
+//! server traits of the official `qdrant-client` crate, so the wire format is Qdrant's.
+//!
+//! Every RPC either works or answers `Unimplemented` with a message naming what is missing.
+//! Handlers run on tokio's blocking pool: the engine does file I/O (fsync) and CPU-bound search.
+
+mod collections;
+mod convert;
+mod error;
+mod health;
+mod points;
+mod snapshots;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use qdrant_client::qdrant::{
+    collections_server::CollectionsServer, points_server::PointsServer,
+    qdrant_server::QdrantServer, snapshots_server::SnapshotsServer,
+};
+use tonic::codec::CompressionEncoding;
+use tonic::{Request, Response, Status};
+
 use super::AppState;
+use crate::engine::Engine;
+
+/// The largest request accepted (Qdrant sets no limit; tonic's default is 4 MiB, too small
+/// for batch upserts of large embeddings).
+const MAX_MESSAGE_BYTES: usize = 1 << 30;
+
+/// The Qdrant API version Grape implements, reported by the health check so clients'
+/// version checks pass.
+pub const QDRANT_API_VERSION: &str = "1.18.3";
 
 pub async fn serve(state: AppState) -> anyhow::Result<()> {
     let addr = format!("{}:{}", state.config.host, state.config.grpc_port).parse()?;
     tracing::info!(%addr, "gRPC listening");
-    let health = qdrant_client::qdrant::qdrant_server::QdrantServer::new(Health);
+    let engine = state.engine;
+    macro_rules! configured {
+        ($server:expr) => {
+            $server
+                .accept_compressed(CompressionEncoding::Gzip)
+                .send_compressed(CompressionEncoding::Gzip)
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        };
+    }
     tonic::transport::Server::builder()
-        .add_service(health)
+        .add_service(configured!(QdrantServer::new(health::HealthService)))
+        .add_service(configured!(CollectionsServer::new(
+            collections::CollectionsService::new(engine.clone())
+        )))
+        .add_service(configured!(PointsServer::new(points::PointsService::new(
+            engine.clone()
+        ))))
+        .add_service(configured!(SnapshotsServer::new(
+            snapshots::SnapshotsService::new(engine)
+        )))
         .serve(addr)
         .await?;
     Ok(())
 }
 
-struct Health;
+/// Responses carry the time the server spent on them, in seconds.
+trait Timed {
+    fn set_time(&mut self, seconds: f64);
+}
 
-#[tonic::async_trait]
-impl qdrant_client::qdrant::qdrant_server::Qdrant for Health {
-    async fn health_check(
-        &self,
-        _request: tonic::Request<qdrant_client::qdrant::HealthCheckRequest>,
-    ) -> Result<tonic::Response<qdrant_client::qdrant::HealthCheckReply>, tonic::Status> {
-        Ok(tonic::Response::new(
-            qdrant_client::qdrant::HealthCheckReply {
-                title: "grape".into(),
-                version: env!("CARGO_PKG_VERSION").into(),
-                commit: None,
-            },
-        ))
+macro_rules! impl_timed {
+    ($($response:ty),* $(,)?) => {
+        $(impl $crate::server::grpc::Timed for $response {
+            fn set_time(&mut self, seconds: f64) {
+                self.time = seconds;
+            }
+        })*
+    };
+}
+pub(crate) use impl_timed;
+
+/// Runs `handler` with the engine on the blocking pool, sets the response time and logs the
+/// outcome. A panicking handler becomes an `Internal` status, never a dropped connection.
+async fn handle<Req, Resp, F>(
+    rpc: &'static str,
+    engine: &Arc<Engine>,
+    request: Request<Req>,
+    handler: F,
+) -> Result<Response<Resp>, Status>
+where
+    Req: Send + 'static,
+    Resp: Timed + Send + 'static,
+    F: FnOnce(&Engine, Req) -> Result<Resp, Status> + Send + 'static,
+{
+    let started = Instant::now();
+    let engine = engine.clone();
+    let request = request.into_inner();
+    let result = tokio::task::spawn_blocking(move || handler(&engine, request))
+        .await
+        .unwrap_or_else(|e| Err(Status::internal(format!("{rpc} failed: {e}"))));
+    let seconds = started.elapsed().as_secs_f64();
+    match result {
+        Ok(mut response) => {
+            response.set_time(seconds);
+            tracing::debug!(rpc, seconds, "gRPC ok");
+            Ok(Response::new(response))
+        }
+        Err(status) => {
+            if status.code() == tonic::Code::Internal {
+                tracing::warn!(rpc, message = status.message(), "gRPC internal error");
+            } else {
+                tracing::debug!(rpc, code = ?status.code(), message = status.message(), "gRPC refused");
+            }
+            Err(status)
+        }
     }
 }

@@ -1,0 +1,293 @@
+//! `qdrant.Collections`: create, inspect, update and delete collections; aliases; the
+//! single-node cluster view.
+
+use std::sync::Arc;
+
+use ::qdrant_client::qdrant::collections_server::Collections;
+use ::qdrant_client::qdrant::*;
+use tonic::{Request, Response, Status};
+
+use super::convert::collection::{
+    alias_operations_from_grpc, collection_info_to_grpc, create_collection_from_grpc,
+    update_collection_from_grpc,
+};
+use super::error::unimplemented;
+use super::{handle, impl_timed};
+use crate::engine::Engine;
+
+/// The peer id reported by the cluster view: a single node is its own, only peer.
+const LOCAL_PEER_ID: u64 = 1;
+
+impl_timed!(
+    GetCollectionInfoResponse,
+    ListCollectionsResponse,
+    CollectionOperationResponse,
+    ListAliasesResponse,
+    CollectionClusterInfoResponse,
+    CollectionExistsResponse,
+    ListShardKeysResponse,
+);
+
+pub struct CollectionsService {
+    engine: Arc<Engine>,
+}
+
+impl CollectionsService {
+    pub fn new(engine: Arc<Engine>) -> Self {
+        CollectionsService { engine }
+    }
+}
+
+fn done(result: bool) -> CollectionOperationResponse {
+    CollectionOperationResponse { result, time: 0.0 }
+}
+
+fn aliases(aliases: Vec<crate::engine::AliasDescription>) -> ListAliasesResponse {
+    ListAliasesResponse {
+        aliases: aliases
+            .into_iter()
+            .map(|a| AliasDescription {
+                alias_name: a.alias_name,
+                collection_name: a.collection_name,
+            })
+            .collect(),
+        time: 0.0,
+    }
+}
+
+#[tonic::async_trait]
+impl Collections for CollectionsService {
+    async fn get(
+        &self,
+        request: Request<GetCollectionInfoRequest>,
+    ) -> Result<Response<GetCollectionInfoResponse>, Status> {
+        handle("Collections/Get", &self.engine, request, |engine, req| {
+            let info = engine.collection(&req.collection_name)?.info();
+            Ok(GetCollectionInfoResponse {
+                result: Some(collection_info_to_grpc(info)),
+                time: 0.0,
+            })
+        })
+        .await
+    }
+
+    async fn list(
+        &self,
+        request: Request<ListCollectionsRequest>,
+    ) -> Result<Response<ListCollectionsResponse>, Status> {
+        handle("Collections/List", &self.engine, request, |engine, _| {
+            let collections = engine
+                .list_collections()
+                .into_iter()
+                .map(|name| CollectionDescription { name })
+                .collect();
+            Ok(ListCollectionsResponse {
+                collections,
+                time: 0.0,
+            })
+        })
+        .await
+    }
+
+    async fn create(
+        &self,
+        request: Request<CreateCollection>,
+    ) -> Result<Response<CollectionOperationResponse>, Status> {
+        handle(
+            "Collections/Create",
+            &self.engine,
+            request,
+            |engine, req| {
+                let name = req.collection_name.clone();
+                engine.create_collection(&name, create_collection_from_grpc(req)?)?;
+                tracing::info!(collection = %name, "collection created");
+                Ok(done(true))
+            },
+        )
+        .await
+    }
+
+    async fn update(
+        &self,
+        request: Request<UpdateCollection>,
+    ) -> Result<Response<CollectionOperationResponse>, Status> {
+        handle(
+            "Collections/Update",
+            &self.engine,
+            request,
+            |engine, req| {
+                let name = req.collection_name.clone();
+                engine.update_collection(&name, update_collection_from_grpc(req)?)?;
+                Ok(done(true))
+            },
+        )
+        .await
+    }
+
+    /// Deleting a missing collection answers `false`, as Qdrant does.
+    async fn delete(
+        &self,
+        request: Request<DeleteCollection>,
+    ) -> Result<Response<CollectionOperationResponse>, Status> {
+        handle(
+            "Collections/Delete",
+            &self.engine,
+            request,
+            |engine, req| {
+                let deleted = engine.delete_collection(&req.collection_name)?;
+                if deleted {
+                    tracing::info!(collection = %req.collection_name, "collection deleted");
+                }
+                Ok(done(deleted))
+            },
+        )
+        .await
+    }
+
+    async fn update_aliases(
+        &self,
+        request: Request<ChangeAliases>,
+    ) -> Result<Response<CollectionOperationResponse>, Status> {
+        handle(
+            "Collections/UpdateAliases",
+            &self.engine,
+            request,
+            |engine, req| {
+                engine.update_aliases(&alias_operations_from_grpc(req.actions)?)?;
+                Ok(done(true))
+            },
+        )
+        .await
+    }
+
+    async fn list_collection_aliases(
+        &self,
+        request: Request<ListCollectionAliasesRequest>,
+    ) -> Result<Response<ListAliasesResponse>, Status> {
+        handle(
+            "Collections/ListCollectionAliases",
+            &self.engine,
+            request,
+            |engine, req| {
+                let collection = engine.collection(&req.collection_name)?;
+                let names = engine.aliases_of(collection.name())?;
+                Ok(aliases(
+                    names
+                        .into_iter()
+                        .map(|alias_name| crate::engine::AliasDescription {
+                            alias_name,
+                            collection_name: collection.name().to_string(),
+                        })
+                        .collect(),
+                ))
+            },
+        )
+        .await
+    }
+
+    async fn list_aliases(
+        &self,
+        request: Request<ListAliasesRequest>,
+    ) -> Result<Response<ListAliasesResponse>, Status> {
+        handle(
+            "Collections/ListAliases",
+            &self.engine,
+            request,
+            |engine, _| Ok(aliases(engine.list_aliases()?)),
+        )
+        .await
+    }
+
+    /// A single node holds every shard of every collection, all active.
+    async fn collection_cluster_info(
+        &self,
+        request: Request<CollectionClusterInfoRequest>,
+    ) -> Result<Response<CollectionClusterInfoResponse>, Status> {
+        handle(
+            "Collections/CollectionClusterInfo",
+            &self.engine,
+            request,
+            |engine, req| {
+                let collection = engine.collection(&req.collection_name)?;
+                let local_shards = collection
+                    .shards()
+                    .iter()
+                    .enumerate()
+                    .map(|(id, shard)| LocalShardInfo {
+                        shard_id: id as u32,
+                        points_count: shard.points_count() as u64,
+                        state: ReplicaState::Active as i32,
+                        shard_key: None,
+                    })
+                    .collect::<Vec<_>>();
+                Ok(CollectionClusterInfoResponse {
+                    peer_id: LOCAL_PEER_ID,
+                    shard_count: local_shards.len() as u64,
+                    local_shards,
+                    ..Default::default()
+                })
+            },
+        )
+        .await
+    }
+
+    async fn collection_exists(
+        &self,
+        request: Request<CollectionExistsRequest>,
+    ) -> Result<Response<CollectionExistsResponse>, Status> {
+        handle(
+            "Collections/CollectionExists",
+            &self.engine,
+            request,
+            |engine, req| {
+                Ok(CollectionExistsResponse {
+                    result: Some(CollectionExists {
+                        exists: engine.collection_exists(&req.collection_name),
+                    }),
+                    time: 0.0,
+                })
+            },
+        )
+        .await
+    }
+
+    async fn update_collection_cluster_setup(
+        &self,
+        _request: Request<UpdateCollectionClusterSetupRequest>,
+    ) -> Result<Response<UpdateCollectionClusterSetupResponse>, Status> {
+        Err(unimplemented(
+            "UpdateCollectionClusterSetup (shard moves and replication need cluster mode)",
+        ))
+    }
+
+    async fn create_shard_key(
+        &self,
+        _request: Request<CreateShardKeyRequest>,
+    ) -> Result<Response<CreateShardKeyResponse>, Status> {
+        Err(unimplemented("CreateShardKey (custom sharding)"))
+    }
+
+    async fn delete_shard_key(
+        &self,
+        _request: Request<DeleteShardKeyRequest>,
+    ) -> Result<Response<DeleteShardKeyResponse>, Status> {
+        Err(unimplemented("DeleteShardKey (custom sharding)"))
+    }
+
+    /// Collections are sharded automatically, so they have no shard keys.
+    async fn list_shard_keys(
+        &self,
+        request: Request<ListShardKeysRequest>,
+    ) -> Result<Response<ListShardKeysResponse>, Status> {
+        handle(
+            "Collections/ListShardKeys",
+            &self.engine,
+            request,
+            |engine, req| {
+                engine.collection(&req.collection_name)?;
+                Ok(ListShardKeysResponse::default())
+            },
+        )
+        .await
+    }
+}

@@ -1,0 +1,25 @@
+//! `qdrant.Qdrant`: the health check, which also tells clients the API version.
+
+use qdrant_client::qdrant::{qdrant_server::Qdrant, HealthCheckReply, HealthCheckRequest};
+use tonic::{Request, Response, Status};
+
+use super::QDRANT_API_VERSION;
+
+pub struct HealthService;
+
+#[tonic::async_trait]
+impl Qdrant for HealthService {
+    async fn health_check(
+        &self,
+        _request: Request<HealthCheckRequest>,
+    ) -> Result<Response<HealthCheckReply>, Status> {
+        Ok(Response::new(HealthCheckReply {
+            title: format!(
+                "grape {} - Qdrant-compatible vector search engine",
+                env!("CARGO_PKG_VERSION")
+            ),
+            version: QDRANT_API_VERSION.to_string(),
+            commit: None,
+        }))
+    }
+}

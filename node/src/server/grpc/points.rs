@@ -1,0 +1,468 @@
+//! `qdrant.Points`: writes (upsert, delete, payload and vector edits, batches, field indexes)
+//! and reads (get, scroll, count, search).
+
+use std::sync::Arc;
+
+use ::qdrant_client::qdrant::points_server::Points;
+use ::qdrant_client::qdrant::*;
+use tonic::{Request, Response, Status};
+
+use super::convert::index::field_schema_json;
+use super::convert::operations::{
+    batch_operation_from_grpc, delete_payload_from_grpc, delete_vectors_from_grpc,
+    refuse_shard_keys, selector_from_grpc, set_payload_from_grpc, update_vectors_from_grpc,
+    upsert_from_grpc,
+};
+use super::convert::point::{
+    point_id_to_grpc, retrieved_point_to_grpc, scored_point_to_grpc, update_result_to_grpc,
+};
+use super::convert::requests::{
+    count_from_grpc, get_from_grpc, scroll_from_grpc, search_from_grpc,
+};
+use super::error::unimplemented;
+use super::{handle, impl_timed};
+use crate::engine::Engine;
+use crate::types::{self, PointOperation};
+
+impl_timed!(
+    PointsOperationResponse,
+    GetResponse,
+    SearchResponse,
+    SearchBatchResponse,
+    ScrollResponse,
+    CountResponse,
+    UpdateBatchResponse,
+);
+
+pub struct PointsService {
+    engine: Arc<Engine>,
+}
+
+impl PointsService {
+    pub fn new(engine: Arc<Engine>) -> Self {
+        PointsService { engine }
+    }
+}
+
+/// Applies write operations to a collection, all or nothing.
+fn write(
+    engine: &Engine,
+    collection: &str,
+    ops: Vec<PointOperation>,
+    wait: Option<bool>,
+) -> Result<types::UpdateResult, Status> {
+    Ok(engine
+        .collection(collection)?
+        .update(ops, wait.unwrap_or(false))?)
+}
+
+fn operation_response(result: types::UpdateResult) -> PointsOperationResponse {
+    PointsOperationResponse {
+        result: Some(update_result_to_grpc(result)),
+        ..Default::default()
+    }
+}
+
+/// Field index changes take effect at once.
+fn completed() -> PointsOperationResponse {
+    PointsOperationResponse {
+        result: Some(UpdateResult {
+            operation_id: None,
+            status: UpdateStatus::Completed as i32,
+        }),
+        ..Default::default()
+    }
+}
+
+fn search(engine: &Engine, request: SearchPoints) -> Result<Vec<ScoredPoint>, Status> {
+    let collection = engine.collection(&request.collection_name)?;
+    let hits = collection.search(&search_from_grpc(request)?)?;
+    Ok(hits.into_iter().map(scored_point_to_grpc).collect())
+}
+
+#[tonic::async_trait]
+impl Points for PointsService {
+    async fn upsert(
+        &self,
+        request: Request<UpsertPoints>,
+    ) -> Result<Response<PointsOperationResponse>, Status> {
+        handle("Points/Upsert", &self.engine, request, |engine, req| {
+            refuse_shard_keys(req.shard_key_selector.as_ref())?;
+            let op = upsert_from_grpc(req.points, req.update_filter.as_ref(), req.update_mode)?;
+            let result = write(engine, &req.collection_name, vec![op], req.wait)?;
+            Ok(operation_response(result))
+        })
+        .await
+    }
+
+    async fn delete(
+        &self,
+        request: Request<DeletePoints>,
+    ) -> Result<Response<PointsOperationResponse>, Status> {
+        handle("Points/Delete", &self.engine, request, |engine, req| {
+            refuse_shard_keys(req.shard_key_selector.as_ref())?;
+            let op = PointOperation::Delete(selector_from_grpc(req.points)?);
+            let result = write(engine, &req.collection_name, vec![op], req.wait)?;
+            Ok(operation_response(result))
+        })
+        .await
+    }
+
+    async fn get(&self, request: Request<GetPoints>) -> Result<Response<GetResponse>, Status> {
+        handle("Points/Get", &self.engine, request, |engine, req| {
+            let collection = engine.collection(&req.collection_name)?;
+            let (ids, projection) = get_from_grpc(req)?;
+            let records = collection.retrieve(&ids, &projection);
+            Ok(GetResponse {
+                result: records.into_iter().map(retrieved_point_to_grpc).collect(),
+                ..Default::default()
+            })
+        })
+        .await
+    }
+
+    async fn update_vectors(
+        &self,
+        request: Request<UpdatePointVectors>,
+    ) -> Result<Response<PointsOperationResponse>, Status> {
+        handle(
+            "Points/UpdateVectors",
+            &self.engine,
+            request,
+            |engine, req| {
+                refuse_shard_keys(req.shard_key_selector.as_ref())?;
+                let op = update_vectors_from_grpc(req.points, req.update_filter.as_ref())?;
+                let result = write(engine, &req.collection_name, vec![op], req.wait)?;
+                Ok(operation_response(result))
+            },
+        )
+        .await
+    }
+
+    async fn delete_vectors(
+        &self,
+        request: Request<DeletePointVectors>,
+    ) -> Result<Response<PointsOperationResponse>, Status> {
+        handle(
+            "Points/DeleteVectors",
+            &self.engine,
+            request,
+            |engine, req| {
+                refuse_shard_keys(req.shard_key_selector.as_ref())?;
+                let op = delete_vectors_from_grpc(req.points_selector, req.vectors)?;
+                let result = write(engine, &req.collection_name, vec![op], req.wait)?;
+                Ok(operation_response(result))
+            },
+        )
+        .await
+    }
+
+    async fn set_payload(
+        &self,
+        request: Request<SetPayloadPoints>,
+    ) -> Result<Response<PointsOperationResponse>, Status> {
+        handle("Points/SetPayload", &self.engine, request, |engine, req| {
+            refuse_shard_keys(req.shard_key_selector.as_ref())?;
+            let set = set_payload_from_grpc(req.payload, req.points_selector, req.key)?;
+            let op = PointOperation::SetPayload(set);
+            let result = write(engine, &req.collection_name, vec![op], req.wait)?;
+            Ok(operation_response(result))
+        })
+        .await
+    }
+
+    async fn overwrite_payload(
+        &self,
+        request: Request<SetPayloadPoints>,
+    ) -> Result<Response<PointsOperationResponse>, Status> {
+        handle(
+            "Points/OverwritePayload",
+            &self.engine,
+            request,
+            |engine, req| {
+                refuse_shard_keys(req.shard_key_selector.as_ref())?;
+                let set = set_payload_from_grpc(req.payload, req.points_selector, req.key)?;
+                let op = PointOperation::OverwritePayload(set);
+                let result = write(engine, &req.collection_name, vec![op], req.wait)?;
+                Ok(operation_response(result))
+            },
+        )
+        .await
+    }
+
+    async fn delete_payload(
+        &self,
+        request: Request<DeletePayloadPoints>,
+    ) -> Result<Response<PointsOperationResponse>, Status> {
+        handle(
+            "Points/DeletePayload",
+            &self.engine,
+            request,
+            |engine, req| {
+                refuse_shard_keys(req.shard_key_selector.as_ref())?;
+                let delete = delete_payload_from_grpc(req.keys, req.points_selector)?;
+                let op = PointOperation::DeletePayload(delete);
+                let result = write(engine, &req.collection_name, vec![op], req.wait)?;
+                Ok(operation_response(result))
+            },
+        )
+        .await
+    }
+
+    async fn clear_payload(
+        &self,
+        request: Request<ClearPayloadPoints>,
+    ) -> Result<Response<PointsOperationResponse>, Status> {
+        handle(
+            "Points/ClearPayload",
+            &self.engine,
+            request,
+            |engine, req| {
+                refuse_shard_keys(req.shard_key_selector.as_ref())?;
+                let op = PointOperation::ClearPayload(selector_from_grpc(req.points)?);
+                let result = write(engine, &req.collection_name, vec![op], req.wait)?;
+                Ok(operation_response(result))
+            },
+        )
+        .await
+    }
+
+    async fn create_field_index(
+        &self,
+        request: Request<CreateFieldIndexCollection>,
+    ) -> Result<Response<PointsOperationResponse>, Status> {
+        handle(
+            "Points/CreateFieldIndex",
+            &self.engine,
+            request,
+            |engine, req| {
+                let schema = field_schema_json(req.field_type, req.field_index_params)?;
+                engine.create_field_index(&req.collection_name, &req.field_name, schema)?;
+                Ok(completed())
+            },
+        )
+        .await
+    }
+
+    async fn delete_field_index(
+        &self,
+        request: Request<DeleteFieldIndexCollection>,
+    ) -> Result<Response<PointsOperationResponse>, Status> {
+        handle(
+            "Points/DeleteFieldIndex",
+            &self.engine,
+            request,
+            |engine, req| {
+                engine.delete_field_index(&req.collection_name, &req.field_name)?;
+                Ok(completed())
+            },
+        )
+        .await
+    }
+
+    async fn create_vector_name(
+        &self,
+        _request: Request<CreateVectorNameRequest>,
+    ) -> Result<Response<PointsOperationResponse>, Status> {
+        Err(unimplemented(
+            "CreateVectorName (adding a named vector to a live collection)",
+        ))
+    }
+
+    async fn delete_vector_name(
+        &self,
+        _request: Request<DeleteVectorNameRequest>,
+    ) -> Result<Response<PointsOperationResponse>, Status> {
+        Err(unimplemented(
+            "DeleteVectorName (dropping a named vector from a live collection)",
+        ))
+    }
+
+    async fn search(
+        &self,
+        request: Request<SearchPoints>,
+    ) -> Result<Response<SearchResponse>, Status> {
+        handle("Points/Search", &self.engine, request, |engine, req| {
+            Ok(SearchResponse {
+                result: search(engine, req)?,
+                ..Default::default()
+            })
+        })
+        .await
+    }
+
+    async fn search_batch(
+        &self,
+        request: Request<SearchBatchPoints>,
+    ) -> Result<Response<SearchBatchResponse>, Status> {
+        handle(
+            "Points/SearchBatch",
+            &self.engine,
+            request,
+            |engine, req| {
+                let result = req
+                    .search_points
+                    .into_iter()
+                    .map(|mut search_request| {
+                        search_request.collection_name = req.collection_name.clone();
+                        Ok(BatchResult {
+                            result: search(engine, search_request)?,
+                        })
+                    })
+                    .collect::<Result<_, Status>>()?;
+                Ok(SearchBatchResponse {
+                    result,
+                    ..Default::default()
+                })
+            },
+        )
+        .await
+    }
+
+    async fn search_groups(
+        &self,
+        _request: Request<SearchPointGroups>,
+    ) -> Result<Response<SearchGroupsResponse>, Status> {
+        Err(unimplemented("SearchGroups"))
+    }
+
+    async fn scroll(
+        &self,
+        request: Request<ScrollPoints>,
+    ) -> Result<Response<ScrollResponse>, Status> {
+        handle("Points/Scroll", &self.engine, request, |engine, req| {
+            let collection = engine.collection(&req.collection_name)?;
+            let page = collection.scroll(&scroll_from_grpc(req)?)?;
+            Ok(ScrollResponse {
+                next_page_offset: page.next_page_offset.map(point_id_to_grpc),
+                result: page
+                    .points
+                    .into_iter()
+                    .map(retrieved_point_to_grpc)
+                    .collect(),
+                ..Default::default()
+            })
+        })
+        .await
+    }
+
+    async fn recommend(
+        &self,
+        _request: Request<RecommendPoints>,
+    ) -> Result<Response<RecommendResponse>, Status> {
+        Err(unimplemented("Recommend"))
+    }
+
+    async fn recommend_batch(
+        &self,
+        _request: Request<RecommendBatchPoints>,
+    ) -> Result<Response<RecommendBatchResponse>, Status> {
+        Err(unimplemented("RecommendBatch"))
+    }
+
+    async fn recommend_groups(
+        &self,
+        _request: Request<RecommendPointGroups>,
+    ) -> Result<Response<RecommendGroupsResponse>, Status> {
+        Err(unimplemented("RecommendGroups"))
+    }
+
+    async fn discover(
+        &self,
+        _request: Request<DiscoverPoints>,
+    ) -> Result<Response<DiscoverResponse>, Status> {
+        Err(unimplemented("Discover"))
+    }
+
+    async fn discover_batch(
+        &self,
+        _request: Request<DiscoverBatchPoints>,
+    ) -> Result<Response<DiscoverBatchResponse>, Status> {
+        Err(unimplemented("DiscoverBatch"))
+    }
+
+    async fn count(
+        &self,
+        request: Request<CountPoints>,
+    ) -> Result<Response<CountResponse>, Status> {
+        handle("Points/Count", &self.engine, request, |engine, req| {
+            let collection = engine.collection(&req.collection_name)?;
+            let count = collection.count(&count_from_grpc(req)?)?;
+            Ok(CountResponse {
+                result: Some(CountResult {
+                    count: count as u64,
+                }),
+                ..Default::default()
+            })
+        })
+        .await
+    }
+
+    /// The operations are applied in order, all or nothing; each gets the batch's result.
+    async fn update_batch(
+        &self,
+        request: Request<UpdateBatchPoints>,
+    ) -> Result<Response<UpdateBatchResponse>, Status> {
+        handle(
+            "Points/UpdateBatch",
+            &self.engine,
+            request,
+            |engine, req| {
+                let ops = req
+                    .operations
+                    .into_iter()
+                    .map(batch_operation_from_grpc)
+                    .collect::<Result<Vec<_>, _>>()?;
+                let count = ops.len();
+                let result = write(engine, &req.collection_name, ops, req.wait)?;
+                Ok(UpdateBatchResponse {
+                    result: vec![update_result_to_grpc(result); count],
+                    ..Default::default()
+                })
+            },
+        )
+        .await
+    }
+
+    async fn query(
+        &self,
+        _request: Request<QueryPoints>,
+    ) -> Result<Response<QueryResponse>, Status> {
+        Err(unimplemented("Query (the Query API)"))
+    }
+
+    async fn query_batch(
+        &self,
+        _request: Request<QueryBatchPoints>,
+    ) -> Result<Response<QueryBatchResponse>, Status> {
+        Err(unimplemented("QueryBatch (the Query API)"))
+    }
+
+    async fn query_groups(
+        &self,
+        _request: Request<QueryPointGroups>,
+    ) -> Result<Response<QueryGroupsResponse>, Status> {
+        Err(unimplemented("QueryGroups (the Query API)"))
+    }
+
+    async fn facet(
+        &self,
+        _request: Request<FacetCounts>,
+    ) -> Result<Response<FacetResponse>, Status> {
+        Err(unimplemented("Facet"))
+    }
+
+    async fn search_matrix_pairs(
+        &self,
+        _request: Request<SearchMatrixPoints>,
+    ) -> Result<Response<SearchMatrixPairsResponse>, Status> {
+        Err(unimplemented("SearchMatrixPairs (distance matrix)"))
+    }
+
+    async fn search_matrix_offsets(
+        &self,
+        _request: Request<SearchMatrixPoints>,
+    ) -> Result<Response<SearchMatrixOffsetsResponse>, Status> {
+        Err(unimplemented("SearchMatrixOffsets (distance matrix)"))
+    }
+}
