@@ -11,6 +11,11 @@ use std::time::{Duration, Instant};
 
 use qdrant_client::qdrant::points_update_operation::{self, Operation};
 use qdrant_client::qdrant::{
+    facet_value, group_id, order_value, Direction, FacetCountsBuilder, Fusion, OrderByBuilder,
+    PrefetchQueryBuilder, Query, QueryBatchPointsBuilder, QueryPointGroupsBuilder,
+    QueryPointsBuilder, RecommendPointsBuilder, SearchPointGroupsBuilder,
+};
+use qdrant_client::qdrant::{
     point_id::PointIdOptions, value::Kind, vectors_output::VectorsOptions, Condition,
     CountPointsBuilder, CreateAliasBuilder, CreateCollectionBuilder,
     CreateFieldIndexCollectionBuilder, DeleteFieldIndexCollectionBuilder,
@@ -1008,4 +1013,235 @@ async fn bad_requests_are_refused_with_qdrant_codes_and_write_nothing() {
     let status = status_of(client.create_full_snapshot().await);
     assert_eq!(status.code(), Code::Unimplemented, "{status:?}");
     assert!(status.message().contains("full"), "{status:?}");
+}
+
+// ---- Query API, recommend, groups, facet ------------------------------------------------
+
+/// The ids of points `0..n` that share the color of `i`.
+fn same_color(n: u64, color: &str) -> impl Iterator<Item = u64> + Clone + '_ {
+    (0..n).filter(move |i| COLORS[*i as usize % 3] == color)
+}
+
+async fn index(client: &Qdrant, collection: &str, field: &str, field_type: FieldType) {
+    client
+        .create_field_index(
+            CreateFieldIndexCollectionBuilder::new(collection, field, field_type).wait(true),
+        )
+        .await
+        .expect("create index");
+}
+
+#[tokio::test]
+async fn query_nearest_and_batch_match_brute_force() {
+    let node = Node::start().await;
+    let client = node.client();
+    seeded(&client, "c", 30).await;
+    let query = vec![-0.4, 0.3, 0.2, 0.9];
+    let reference = brute_force(&query, 0..30);
+    let hits = client
+        .query(
+            QueryPointsBuilder::new("c")
+                .query(Query::new_nearest(query.clone()))
+                .limit(6)
+                .offset(2)
+                .with_payload(true),
+        )
+        .await
+        .expect("query")
+        .result;
+    assert_matches_reference(&hits, &reference[2..8]);
+    assert!(hits.iter().all(|h| h.payload.contains_key("color")));
+
+    let batch = client
+        .query_batch(QueryBatchPointsBuilder::new(
+            "c",
+            vec![
+                QueryPointsBuilder::new("c")
+                    .query(Query::new_nearest(query.clone()))
+                    .limit(3)
+                    .build(),
+                QueryPointsBuilder::new("c")
+                    .query(Query::new_nearest(vector_of(11)))
+                    .limit(1)
+                    .build(),
+            ],
+        ))
+        .await
+        .expect("query batch")
+        .result;
+    assert_eq!(batch.len(), 2);
+    assert_matches_reference(&batch[0].result, &reference[..3]);
+    assert_eq!(num(&batch[1].result[0].id), 11);
+}
+
+#[tokio::test]
+async fn reciprocal_rank_fusion_of_prefetches_follows_qdrant() {
+    let node = Node::start().await;
+    let client = node.client();
+    seeded(&client, "c", 30).await;
+    let (a, b) = (vec![0.9, 0.1, 0.0, 0.2], vec![-0.2, 0.8, 0.4, 0.1]);
+    let hits = client
+        .query(
+            QueryPointsBuilder::new("c")
+                .add_prefetch(
+                    PrefetchQueryBuilder::default()
+                        .query(Query::new_nearest(a.clone()))
+                        .limit(5u64),
+                )
+                .add_prefetch(
+                    PrefetchQueryBuilder::default()
+                        .query(Query::new_nearest(b.clone()))
+                        .limit(5u64),
+                )
+                .query(Query::new_fusion(Fusion::Rrf))
+                .limit(10),
+        )
+        .await
+        .expect("fusion query")
+        .result;
+    // RRF with Qdrant's k = 2: score = sum over prefetches of 1 / (k + rank), rank from 1.
+    let mut expected: HashMap<u64, f32> = HashMap::new();
+    for reference in [brute_force(&a, 0..30), brute_force(&b, 0..30)] {
+        for (rank, (id, _)) in reference.iter().take(5).enumerate() {
+            *expected.entry(*id).or_default() += 1.0 / (2.0 + rank as f32 + 1.0);
+        }
+    }
+    assert_eq!(hits.len(), expected.len());
+    for hit in &hits {
+        let want = expected[&num(&hit.id)];
+        assert!((hit.score - want).abs() < 1e-5, "{} != {want}", hit.score);
+    }
+    assert!(hits.windows(2).all(|w| w[0].score >= w[1].score));
+}
+
+#[tokio::test]
+async fn order_by_query_reports_order_values() {
+    let node = Node::start().await;
+    let client = node.client();
+    seeded(&client, "c", 12).await;
+    index(&client, "c", "n", FieldType::Integer).await;
+    let hits = client
+        .query(
+            QueryPointsBuilder::new("c")
+                .query(Query::new_order_by(
+                    OrderByBuilder::new("n").direction(Direction::Desc as i32),
+                ))
+                .limit(3),
+        )
+        .await
+        .expect("order_by query")
+        .result;
+    let ids: Vec<u64> = hits.iter().map(|h| num(&h.id)).collect();
+    assert_eq!(ids, vec![11, 10, 9]);
+    let values: Vec<Option<order_value::Variant>> = hits
+        .iter()
+        .map(|h| h.order_value.as_ref().and_then(|v| v.variant.clone()))
+        .collect();
+    assert_eq!(
+        values,
+        vec![
+            Some(order_value::Variant::Int(11)),
+            Some(order_value::Variant::Int(10)),
+            Some(order_value::Variant::Int(9)),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn recommend_uses_examples_and_excludes_them() {
+    let node = Node::start().await;
+    let client = node.client();
+    seeded(&client, "c", 30).await;
+    let hits = client
+        .recommend(RecommendPointsBuilder::new("c", 4).add_positive(5u64))
+        .await
+        .expect("recommend")
+        .result;
+    // One positive example and no negative: the nearest neighbours of point 5, without it.
+    assert_matches_reference(
+        &hits,
+        &brute_force(&vector_of(5), (0..30).filter(|i| *i != 5))[..4],
+    );
+}
+
+#[tokio::test]
+async fn groups_hold_the_best_hits_of_each_payload_value() {
+    let node = Node::start().await;
+    let client = node.client();
+    seeded(&client, "c", 30).await;
+    let query = vec![0.2, 0.2, -0.5, 0.7];
+    let groups = client
+        .query_groups(
+            QueryPointGroupsBuilder::new("c", "color")
+                .query(Query::new_nearest(query.clone()))
+                .group_size(2u64)
+                .limit(3u64),
+        )
+        .await
+        .expect("query groups")
+        .result
+        .expect("groups")
+        .groups;
+    assert_eq!(groups.len(), 3);
+    for group in &groups {
+        let Some(group_id::Kind::StringValue(color)) =
+            group.id.as_ref().and_then(|id| id.kind.clone())
+        else {
+            panic!("expected a keyword group id, got {:?}", group.id);
+        };
+        let best = brute_force(&query, same_color(30, &color));
+        assert_matches_reference(&group.hits, &best[..2]);
+    }
+
+    let groups = client
+        .search_groups(SearchPointGroupsBuilder::new(
+            "c",
+            query.clone(),
+            2,
+            "color",
+            1,
+        ))
+        .await
+        .expect("search groups")
+        .result
+        .expect("groups")
+        .groups;
+    assert_eq!(groups.len(), 2);
+    let reference = brute_force(&query, 0..30);
+    assert_eq!(
+        num(&groups[0].hits[0].id),
+        reference[0].0,
+        "the best group holds the best point"
+    );
+}
+
+#[tokio::test]
+async fn facet_counts_payload_values() {
+    let node = Node::start().await;
+    let client = node.client();
+    seeded(&client, "c", 30).await;
+    index(&client, "c", "color", FieldType::Keyword).await;
+    let hits = client
+        .facet(FacetCountsBuilder::new("c", "color").limit(10))
+        .await
+        .expect("facet")
+        .hits;
+    let mut counts: Vec<(String, u64)> = hits
+        .iter()
+        .map(
+            |hit| match hit.value.as_ref().and_then(|v| v.variant.clone()) {
+                Some(facet_value::Variant::StringValue(s)) => (s, hit.count),
+                other => panic!("expected a keyword facet value, got {other:?}"),
+            },
+        )
+        .collect();
+    counts.sort();
+    assert_eq!(
+        counts,
+        vec![
+            ("blue".to_string(), 10),
+            ("green".to_string(), 10),
+            ("red".to_string(), 10)
+        ]
+    );
 }

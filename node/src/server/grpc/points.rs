@@ -16,12 +16,17 @@ use super::convert::operations::{
 use super::convert::point::{
     point_id_to_grpc, retrieved_point_to_grpc, scored_point_to_grpc, update_result_to_grpc,
 };
+use super::convert::query::{
+    facet_from_grpc, facet_hits_to_grpc, groups_to_grpc, query_from_grpc, query_groups_from_grpc,
+    recommend_from_grpc, recommend_groups_from_grpc, search_groups_from_grpc,
+};
 use super::convert::requests::{
     count_from_grpc, get_from_grpc, scroll_from_grpc, search_from_grpc,
 };
 use super::error::unimplemented;
 use super::{handle, impl_timed};
 use crate::engine::Engine;
+use crate::query;
 use crate::types::{self, PointOperation};
 
 impl_timed!(
@@ -29,9 +34,17 @@ impl_timed!(
     GetResponse,
     SearchResponse,
     SearchBatchResponse,
+    SearchGroupsResponse,
     ScrollResponse,
     CountResponse,
     UpdateBatchResponse,
+    RecommendResponse,
+    RecommendBatchResponse,
+    RecommendGroupsResponse,
+    QueryResponse,
+    QueryBatchResponse,
+    QueryGroupsResponse,
+    FacetResponse,
 );
 
 pub struct PointsService {
@@ -78,6 +91,15 @@ fn search(engine: &Engine, request: SearchPoints) -> Result<Vec<ScoredPoint>, St
     let collection = engine.collection(&request.collection_name)?;
     let hits = collection.search(&search_from_grpc(request)?)?;
     Ok(hits.into_iter().map(scored_point_to_grpc).collect())
+}
+
+fn batch_results(results: Vec<Vec<types::ScoredPoint>>) -> Vec<BatchResult> {
+    results
+        .into_iter()
+        .map(|hits| BatchResult {
+            result: hits.into_iter().map(scored_point_to_grpc).collect(),
+        })
+        .collect()
 }
 
 #[tonic::async_trait]
@@ -321,9 +343,23 @@ impl Points for PointsService {
 
     async fn search_groups(
         &self,
-        _request: Request<SearchPointGroups>,
+        request: Request<SearchPointGroups>,
     ) -> Result<Response<SearchGroupsResponse>, Status> {
-        Err(unimplemented("SearchGroups"))
+        handle(
+            "Points/SearchGroups",
+            &self.engine,
+            request,
+            |engine, req| {
+                let collection = req.collection_name.clone();
+                let groups =
+                    query::search_groups(engine, &collection, search_groups_from_grpc(req)?)?;
+                Ok(SearchGroupsResponse {
+                    result: Some(groups_to_grpc(groups)),
+                    ..Default::default()
+                })
+            },
+        )
+        .await
     }
 
     async fn scroll(
@@ -348,23 +384,62 @@ impl Points for PointsService {
 
     async fn recommend(
         &self,
-        _request: Request<RecommendPoints>,
+        request: Request<RecommendPoints>,
     ) -> Result<Response<RecommendResponse>, Status> {
-        Err(unimplemented("Recommend"))
+        handle("Points/Recommend", &self.engine, request, |engine, req| {
+            let collection = req.collection_name.clone();
+            let hits = query::recommend(engine, &collection, recommend_from_grpc(req)?)?;
+            Ok(RecommendResponse {
+                result: hits.into_iter().map(scored_point_to_grpc).collect(),
+                ..Default::default()
+            })
+        })
+        .await
     }
 
     async fn recommend_batch(
         &self,
-        _request: Request<RecommendBatchPoints>,
+        request: Request<RecommendBatchPoints>,
     ) -> Result<Response<RecommendBatchResponse>, Status> {
-        Err(unimplemented("RecommendBatch"))
+        handle(
+            "Points/RecommendBatch",
+            &self.engine,
+            request,
+            |engine, req| {
+                let requests = req
+                    .recommend_points
+                    .into_iter()
+                    .map(recommend_from_grpc)
+                    .collect::<Result<Vec<_>, _>>()?;
+                let results = query::recommend_batch(engine, &req.collection_name, requests)?;
+                Ok(RecommendBatchResponse {
+                    result: batch_results(results),
+                    ..Default::default()
+                })
+            },
+        )
+        .await
     }
 
     async fn recommend_groups(
         &self,
-        _request: Request<RecommendPointGroups>,
+        request: Request<RecommendPointGroups>,
     ) -> Result<Response<RecommendGroupsResponse>, Status> {
-        Err(unimplemented("RecommendGroups"))
+        handle(
+            "Points/RecommendGroups",
+            &self.engine,
+            request,
+            |engine, req| {
+                let collection = req.collection_name.clone();
+                let (recommend, groups) = recommend_groups_from_grpc(req)?;
+                let groups = query::recommend_groups(engine, &collection, recommend, groups)?;
+                Ok(RecommendGroupsResponse {
+                    result: Some(groups_to_grpc(groups)),
+                    ..Default::default()
+                })
+            },
+        )
+        .await
     }
 
     async fn discover(
@@ -426,30 +501,72 @@ impl Points for PointsService {
 
     async fn query(
         &self,
-        _request: Request<QueryPoints>,
+        request: Request<QueryPoints>,
     ) -> Result<Response<QueryResponse>, Status> {
-        Err(unimplemented("Query (the Query API)"))
+        handle("Points/Query", &self.engine, request, |engine, req| {
+            let collection = req.collection_name.clone();
+            let hits = query::query(engine, &collection, query_from_grpc(req)?)?;
+            Ok(QueryResponse {
+                result: hits.into_iter().map(scored_point_to_grpc).collect(),
+                ..Default::default()
+            })
+        })
+        .await
     }
 
     async fn query_batch(
         &self,
-        _request: Request<QueryBatchPoints>,
+        request: Request<QueryBatchPoints>,
     ) -> Result<Response<QueryBatchResponse>, Status> {
-        Err(unimplemented("QueryBatch (the Query API)"))
+        handle("Points/QueryBatch", &self.engine, request, |engine, req| {
+            let requests = req
+                .query_points
+                .into_iter()
+                .map(query_from_grpc)
+                .collect::<Result<Vec<_>, _>>()?;
+            let results = query::query_batch(engine, &req.collection_name, requests)?;
+            Ok(QueryBatchResponse {
+                result: batch_results(results),
+                ..Default::default()
+            })
+        })
+        .await
     }
 
     async fn query_groups(
         &self,
-        _request: Request<QueryPointGroups>,
+        request: Request<QueryPointGroups>,
     ) -> Result<Response<QueryGroupsResponse>, Status> {
-        Err(unimplemented("QueryGroups (the Query API)"))
+        handle(
+            "Points/QueryGroups",
+            &self.engine,
+            request,
+            |engine, req| {
+                let collection = req.collection_name.clone();
+                let groups =
+                    query::query_groups(engine, &collection, query_groups_from_grpc(req)?)?;
+                Ok(QueryGroupsResponse {
+                    result: Some(groups_to_grpc(groups)),
+                    ..Default::default()
+                })
+            },
+        )
+        .await
     }
 
     async fn facet(
         &self,
-        _request: Request<FacetCounts>,
+        request: Request<FacetCounts>,
     ) -> Result<Response<FacetResponse>, Status> {
-        Err(unimplemented("Facet"))
+        handle("Points/Facet", &self.engine, request, |engine, req| {
+            let collection = req.collection_name.clone();
+            let response = query::facet(engine, &collection, facet_from_grpc(req)?)?;
+            Ok(FacetResponse {
+                hits: facet_hits_to_grpc(response),
+                ..Default::default()
+            })
+        })
+        .await
     }
 
     async fn search_matrix_pairs(

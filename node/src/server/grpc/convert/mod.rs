@@ -10,8 +10,6 @@ pub mod filter;
 pub mod index;
 pub mod operations;
 pub mod point;
-// Wired to the Points service once the engine's query module lands.
-#[allow(dead_code)]
 pub mod query;
 pub mod requests;
 pub mod snapshot;

@@ -12,8 +12,8 @@ use qdrant_client::qdrant::{
 use super::value::payload_to_grpc;
 use crate::server::grpc::error::ConvertError;
 use crate::types::{
-    PayloadSelector, PointId, Record, ScoredPoint, UpdateResult, UpdateStatus, VectorStruct,
-    WithPayload, WithVector,
+    OrderValue, PayloadSelector, PointId, Record, ScoredPoint, UpdateResult, UpdateStatus,
+    VectorStruct, WithPayload, WithVector,
 };
 
 pub fn point_id_from_grpc(id: Option<grpc::PointId>) -> Result<PointId, ConvertError> {
@@ -167,7 +167,17 @@ pub fn scored_point_to_grpc(point: ScoredPoint) -> grpc::ScoredPoint {
         version: point.version,
         vectors: point.vector.map(vectors_to_grpc),
         shard_key: None,
-        order_value: None,
+        order_value: point.order_value.map(order_value_to_grpc),
+    }
+}
+
+fn order_value_to_grpc(value: OrderValue) -> grpc::OrderValue {
+    let variant = match value {
+        OrderValue::Int(i) => grpc::order_value::Variant::Int(i),
+        OrderValue::Float(f) => grpc::order_value::Variant::Float(f),
+    };
+    grpc::OrderValue {
+        variant: Some(variant),
     }
 }
 

@@ -1,6 +1,6 @@
 //! The Query API and the legacy recommend/groups/facet requests, rewritten into Qdrant's
-//! REST JSON (`QueryRequest`, `RecommendRequest`, `SearchGroupsRequest`, ...), which the
-//! engine's query types deserialize.
+//! REST JSON (`QueryRequest`, `RecommendRequest`, `SearchGroupsRequest`, ...) and deserialized
+//! with the engine's query types; and their answers (groups, facet hits) back into gRPC.
 
 use qdrant_client::qdrant as grpc;
 use qdrant_client::qdrant::{query::Variant, start_from, vector_input};
@@ -12,13 +12,87 @@ use super::point::{
     dense_from_grpc, inference_unsupported, multi_unsupported, point_ids_from_grpc,
     sparse_unsupported, with_payload_from_grpc, with_vector_from_grpc,
 };
-use super::{put, timestamp_to_rfc3339};
+use super::point::{retrieved_point_to_grpc, scored_point_to_grpc};
+use super::{from_rest_json, put, timestamp_to_rfc3339};
 use crate::server::grpc::error::ConvertError;
+use crate::types::FacetRequest;
+use crate::types::{
+    FacetResponse, FacetValue, FacetValueHit, GroupId, GroupParams, GroupsResult, PointGroup,
+    QueryGroupsRequest, QueryRequest, RecommendRequest, SearchGroupsRequest,
+};
 
 type Result<T> = std::result::Result<T, ConvertError>;
 
+pub fn query_from_grpc(request: grpc::QueryPoints) -> Result<QueryRequest> {
+    from_rest_json(query_points_json(request)?, "query request")
+}
+
+pub fn query_groups_from_grpc(request: grpc::QueryPointGroups) -> Result<QueryGroupsRequest> {
+    from_rest_json(query_groups_json(request)?, "query groups request")
+}
+
+pub fn search_groups_from_grpc(request: grpc::SearchPointGroups) -> Result<SearchGroupsRequest> {
+    from_rest_json(search_groups_json(request)?, "search groups request")
+}
+
+pub fn recommend_from_grpc(request: grpc::RecommendPoints) -> Result<RecommendRequest> {
+    from_rest_json(recommend_json(request)?, "recommend request")
+}
+
+pub fn recommend_groups_from_grpc(
+    request: grpc::RecommendPointGroups,
+) -> Result<(RecommendRequest, GroupParams)> {
+    let (recommend, groups) = recommend_groups_json(request)?;
+    Ok((
+        from_rest_json(recommend, "recommend groups request")?,
+        from_rest_json(groups, "recommend groups request")?,
+    ))
+}
+
+pub fn facet_from_grpc(request: grpc::FacetCounts) -> Result<FacetRequest> {
+    from_rest_json(facet_json(request)?, "facet request")
+}
+
+pub fn groups_to_grpc(result: GroupsResult) -> grpc::GroupsResult {
+    grpc::GroupsResult {
+        groups: result.groups.into_iter().map(group_to_grpc).collect(),
+    }
+}
+
+fn group_to_grpc(group: PointGroup) -> grpc::PointGroup {
+    let kind = match group.id {
+        GroupId::Integer(i) => grpc::group_id::Kind::IntegerValue(i),
+        GroupId::Unsigned(u) => grpc::group_id::Kind::UnsignedValue(u),
+        GroupId::Keyword(s) => grpc::group_id::Kind::StringValue(s),
+    };
+    grpc::PointGroup {
+        id: Some(grpc::GroupId { kind: Some(kind) }),
+        hits: group.hits.into_iter().map(scored_point_to_grpc).collect(),
+        lookup: group.lookup.map(retrieved_point_to_grpc),
+    }
+}
+
+pub fn facet_hits_to_grpc(response: FacetResponse) -> Vec<grpc::FacetHit> {
+    response.hits.into_iter().map(facet_hit_to_grpc).collect()
+}
+
+fn facet_hit_to_grpc(hit: FacetValueHit) -> grpc::FacetHit {
+    use grpc::facet_value::Variant;
+    let variant = match hit.value {
+        FacetValue::Bool(b) => Variant::BoolValue(b),
+        FacetValue::Integer(i) => Variant::IntegerValue(i),
+        FacetValue::Keyword(s) => Variant::StringValue(s),
+    };
+    grpc::FacetHit {
+        value: Some(grpc::FacetValue {
+            variant: Some(variant),
+        }),
+        count: hit.count as u64,
+    }
+}
+
 /// `POST /points/query`.
-pub fn query_points_json(request: grpc::QueryPoints) -> Result<Json> {
+fn query_points_json(request: grpc::QueryPoints) -> Result<Json> {
     refuse_shard_keys(request.shard_key_selector.as_ref())?;
     let mut body = Map::new();
     put_query_parts(
@@ -40,7 +114,7 @@ pub fn query_points_json(request: grpc::QueryPoints) -> Result<Json> {
 }
 
 /// `POST /points/query/groups`.
-pub fn query_groups_json(request: grpc::QueryPointGroups) -> Result<Json> {
+fn query_groups_json(request: grpc::QueryPointGroups) -> Result<Json> {
     refuse_shard_keys(request.shard_key_selector.as_ref())?;
     let mut body = Map::new();
     put_query_parts(
@@ -68,7 +142,7 @@ pub fn query_groups_json(request: grpc::QueryPointGroups) -> Result<Json> {
 }
 
 /// `POST /points/search/groups`.
-pub fn search_groups_json(request: grpc::SearchPointGroups) -> Result<Json> {
+fn search_groups_json(request: grpc::SearchPointGroups) -> Result<Json> {
     refuse_shard_keys(request.shard_key_selector.as_ref())?;
     if request.sparse_indices.is_some() {
         return Err(sparse_unsupported());
@@ -98,7 +172,7 @@ pub fn search_groups_json(request: grpc::SearchPointGroups) -> Result<Json> {
 }
 
 /// `POST /points/recommend` (the legacy API: examples are ids or raw vectors).
-pub fn recommend_json(request: grpc::RecommendPoints) -> Result<Json> {
+fn recommend_json(request: grpc::RecommendPoints) -> Result<Json> {
     refuse_shard_keys(request.shard_key_selector.as_ref())?;
     let mut body = recommend_body(RecommendParts {
         positive: request.positive,
@@ -120,7 +194,7 @@ pub fn recommend_json(request: grpc::RecommendPoints) -> Result<Json> {
 
 /// `POST /points/recommend/groups`: the recommendation and, separately, the grouping
 /// (`group_by`, `group_size`, `limit`, `with_lookup`).
-pub fn recommend_groups_json(request: grpc::RecommendPointGroups) -> Result<(Json, Json)> {
+fn recommend_groups_json(request: grpc::RecommendPointGroups) -> Result<(Json, Json)> {
     refuse_shard_keys(request.shard_key_selector.as_ref())?;
     let mut body = recommend_body(RecommendParts {
         positive: request.positive,
@@ -147,7 +221,7 @@ pub fn recommend_groups_json(request: grpc::RecommendPointGroups) -> Result<(Jso
 }
 
 /// `POST /facet`.
-pub fn facet_json(request: grpc::FacetCounts) -> Result<Json> {
+fn facet_json(request: grpc::FacetCounts) -> Result<Json> {
     refuse_shard_keys(request.shard_key_selector.as_ref())?;
     let mut body = Map::new();
     body.insert("key".into(), request.key.into());
