@@ -1135,7 +1135,7 @@ async fn order_by_query_reports_order_values() {
     assert_eq!(ids, vec![11, 10, 9]);
     let values: Vec<Option<order_value::Variant>> = hits
         .iter()
-        .map(|h| h.order_value.as_ref().and_then(|v| v.variant.clone()))
+        .map(|h| h.order_value.as_ref().and_then(|v| v.variant))
         .collect();
     assert_eq!(
         values,
