@@ -41,6 +41,11 @@ struct Node {
 
 impl Node {
     async fn start() -> Node {
+        Node::start_with(&[]).await
+    }
+
+    /// Starts a node with extra command-line flags.
+    async fn start_with(flags: &[&str]) -> Node {
         let dir = tempfile::tempdir().expect("tempdir");
         let (http_port, grpc_port) = (free_port(), free_port());
         let log = File::create(dir.path().join("node.log")).expect("log file");
@@ -50,6 +55,7 @@ impl Node {
             .args(["--grpc-port", &grpc_port.to_string()])
             .arg("--data-dir")
             .arg(dir.path().join("data"))
+            .args(flags)
             .env("RUST_LOG", "info,grape=debug")
             .stdout(log.try_clone().expect("log file"))
             .stderr(log)
@@ -1244,4 +1250,43 @@ async fn facet_counts_payload_values() {
             ("red".to_string(), 10)
         ]
     );
+}
+
+// ---- API keys ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn api_keys_guard_every_rpc_but_the_health_check() {
+    let node = Node::start_with(&["--api-key", "secret", "--read-only-api-key", "reader"]).await;
+    let with_key = |key: &str| {
+        Qdrant::from_url(&node.url)
+            .api_key(key)
+            .skip_compatibility_check()
+            .build()
+            .expect("client")
+    };
+    let admin = with_key("secret");
+    seeded(&admin, "c", 3).await;
+
+    let anonymous = node.client();
+    anonymous.health_check().await.expect("health needs no key");
+    let status = status_of(anonymous.list_collections().await);
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    let status = status_of(with_key("wrong").collection_exists("c").await);
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+
+    let reader = with_key("reader");
+    assert_eq!(
+        count(&reader, "c", None).await,
+        3,
+        "the read-only key reads"
+    );
+    let status = status_of(
+        reader
+            .upsert_points(UpsertPointsBuilder::new("c", vec![point(9)]).wait(true))
+            .await,
+    );
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    let status = status_of(reader.delete_collection("c").await);
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    assert_eq!(count(&admin, "c", None).await, 3, "nothing was written");
 }

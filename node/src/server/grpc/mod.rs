@@ -5,6 +5,7 @@
 //! Every RPC either works or answers `Unimplemented` with a message naming what is missing.
 //! Handlers run on tokio's blocking pool: the engine does file I/O (fsync) and CPU-bound search.
 
+mod auth;
 mod collections;
 mod convert;
 mod error;
@@ -20,6 +21,7 @@ use qdrant_client::qdrant::{
     qdrant_server::QdrantServer, snapshots_server::SnapshotsServer,
 };
 use tonic::codec::CompressionEncoding;
+use tonic::service::Routes;
 use tonic::{Request, Response, Status};
 
 use super::AppState;
@@ -35,8 +37,26 @@ pub const QDRANT_API_VERSION: &str = "1.18.3";
 
 pub async fn serve(state: AppState) -> anyhow::Result<()> {
     let addr = format!("{}:{}", state.config.host, state.config.grpc_port).parse()?;
-    tracing::info!(%addr, "gRPC listening");
-    let engine = state.engine;
+    let mut routes = services(state.engine);
+    if auth::enabled(&state.config) {
+        let router = routes
+            .into_axum_router()
+            .layer(axum::middleware::from_fn_with_state(
+                state.config.clone(),
+                auth::check_api_key,
+            ));
+        routes = Routes::from(router);
+    }
+    tracing::info!(%addr, api_key = auth::enabled(&state.config), "gRPC listening");
+    tonic::transport::Server::builder()
+        .add_routes(routes)
+        .serve(addr)
+        .await?;
+    Ok(())
+}
+
+/// The four public services, accepting and sending gzip like Qdrant.
+fn services(engine: Arc<Engine>) -> Routes {
     macro_rules! configured {
         ($server:expr) => {
             $server
@@ -45,8 +65,7 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)
         };
     }
-    tonic::transport::Server::builder()
-        .add_service(configured!(QdrantServer::new(health::HealthService)))
+    Routes::new(configured!(QdrantServer::new(health::HealthService)))
         .add_service(configured!(CollectionsServer::new(
             collections::CollectionsService::new(engine.clone())
         )))
@@ -56,9 +75,6 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
         .add_service(configured!(SnapshotsServer::new(
             snapshots::SnapshotsService::new(engine)
         )))
-        .serve(addr)
-        .await?;
-    Ok(())
 }
 
 /// Responses carry the time the server spent on them, in seconds.
