@@ -115,10 +115,40 @@ pub fn recommend_batch(
 pub fn recommend_groups(
     engine: &Engine,
     collection: &str,
-    request: RecommendRequest,
-    groups: GroupParams,
+    request: RecommendGroupsRequest,
 ) -> Result<GroupsResult> {
-    Planner::new(engine, collection)?.groups(request.into_query(), groups)
+    let (query, groups) = request.split();
+    Planner::new(engine, collection)?.groups(query, groups)
+}
+
+/// Scroll ordered by a payload value (`order_by` of scroll). Like Qdrant, there is no next
+/// page offset: the next page starts from the last value seen (`start_from`).
+pub fn scroll_ordered(
+    engine: &Engine,
+    collection: &str,
+    request: ScrollRequest,
+    order: OrderBy,
+) -> Result<ScrollResult> {
+    let planner = Planner::new(engine, collection)?;
+    planner.require_order_index(&order.key)?;
+    let limit = request.limit.unwrap_or(DEFAULT_SCROLL_LIMIT);
+    let mut records = Vec::new();
+    planner.scan(
+        request.filter.as_ref(),
+        true,
+        &WithVector::Bool(false),
+        |record| records.push((record.id, record.payload.clone().unwrap_or_default())),
+    )?;
+    let ranked = order_hits(records, &order, limit)?;
+    let ids: Vec<PointId> = ranked.hits.iter().map(|h| h.id).collect();
+    let projection = Projection {
+        with_payload: request.with_payload.unwrap_or(WithPayload::Bool(true)),
+        with_vector: request.with_vector.unwrap_or_default(),
+    };
+    Ok(ScrollResult {
+        points: planner.collection.retrieve(&ids, &projection),
+        next_page_offset: None,
+    })
 }
 
 /// Counts the points having each value of a payload key (keyword, integer or bool), most

@@ -576,6 +576,67 @@ impl RecommendRequest {
     }
 }
 
+/// `POST /collections/{name}/points/recommend/groups`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecommendGroupsRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard_key: Option<serde_json::Value>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub positive: Vec<RecommendExample>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub negative: Vec<RecommendExample>,
+    #[serde(default)]
+    pub strategy: Option<RecommendStrategy>,
+    #[serde(default)]
+    pub filter: Option<Filter>,
+    #[serde(default)]
+    pub params: Option<SearchParams>,
+    #[serde(default)]
+    pub with_payload: Option<WithPayload>,
+    #[serde(default, alias = "with_vectors")]
+    pub with_vector: Option<WithVector>,
+    #[serde(default)]
+    pub score_threshold: Option<f32>,
+    #[serde(default)]
+    pub using: Option<String>,
+    #[serde(default)]
+    pub lookup_from: Option<LookupLocation>,
+    pub group_by: String,
+    pub group_size: usize,
+    pub limit: usize,
+    #[serde(default)]
+    pub with_lookup: Option<WithLookupInterface>,
+}
+
+impl RecommendGroupsRequest {
+    /// The recommendation (as a query) and the grouping parameters.
+    pub fn split(self) -> (QueryRequest, GroupParams) {
+        let groups = GroupParams {
+            group_by: self.group_by,
+            group_size: self.group_size,
+            limit: self.limit,
+            with_lookup: self.with_lookup,
+        };
+        let recommend = RecommendRequest {
+            shard_key: self.shard_key,
+            positive: self.positive,
+            negative: self.negative,
+            strategy: self.strategy,
+            filter: self.filter,
+            params: self.params,
+            limit: groups.limit,
+            offset: None,
+            with_payload: self.with_payload,
+            with_vector: self.with_vector,
+            score_threshold: self.score_threshold,
+            using: self.using,
+            lookup_from: self.lookup_from,
+        };
+        (recommend.into_query(), groups)
+    }
+}
+
 /// `POST /collections/{name}/points/recommend/batch`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
