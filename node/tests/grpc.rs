@@ -1151,6 +1151,18 @@ async fn order_by_query_reports_order_values() {
             Some(order_value::Variant::Int(9)),
         ]
     );
+
+    let page = client
+        .scroll(
+            ScrollPointsBuilder::new("c")
+                .order_by(OrderByBuilder::new("n").direction(Direction::Desc as i32))
+                .limit(4),
+        )
+        .await
+        .expect("scroll ordered by n")
+        .result;
+    let ids: Vec<u64> = page.iter().map(|p| num(&p.id)).collect();
+    assert_eq!(ids, vec![11, 10, 9, 8]);
 }
 
 #[tokio::test]

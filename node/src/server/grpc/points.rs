@@ -367,8 +367,11 @@ impl Points for PointsService {
         request: Request<ScrollPoints>,
     ) -> Result<Response<ScrollResponse>, Status> {
         handle("Points/Scroll", &self.engine, request, |engine, req| {
-            let collection = engine.collection(&req.collection_name)?;
-            let page = collection.scroll(&scroll_from_grpc(req)?)?;
+            let name = req.collection_name.clone();
+            let page = match scroll_from_grpc(req)? {
+                (scroll, Some(order)) => query::scroll_ordered(engine, &name, scroll, order)?,
+                (scroll, None) => engine.collection(&name)?.scroll(&scroll)?,
+            };
             Ok(ScrollResponse {
                 next_page_offset: page.next_page_offset.map(point_id_to_grpc),
                 result: page
@@ -431,8 +434,8 @@ impl Points for PointsService {
             request,
             |engine, req| {
                 let collection = req.collection_name.clone();
-                let (recommend, groups) = recommend_groups_from_grpc(req)?;
-                let groups = query::recommend_groups(engine, &collection, recommend, groups)?;
+                let request = recommend_groups_from_grpc(req)?;
+                let groups = query::recommend_groups(engine, &collection, request)?;
                 Ok(RecommendGroupsResponse {
                     result: Some(groups_to_grpc(groups)),
                     ..Default::default()

@@ -17,8 +17,9 @@ use super::{from_rest_json, put, timestamp_to_rfc3339};
 use crate::server::grpc::error::ConvertError;
 use crate::types::FacetRequest;
 use crate::types::{
-    FacetResponse, FacetValue, FacetValueHit, GroupId, GroupParams, GroupsResult, PointGroup,
-    QueryGroupsRequest, QueryRequest, RecommendRequest, SearchGroupsRequest,
+    FacetResponse, FacetValue, FacetValueHit, GroupId, GroupsResult, OrderBy, PointGroup,
+    QueryGroupsRequest, QueryRequest, RecommendGroupsRequest, RecommendRequest,
+    SearchGroupsRequest,
 };
 
 type Result<T> = std::result::Result<T, ConvertError>;
@@ -41,12 +42,8 @@ pub fn recommend_from_grpc(request: grpc::RecommendPoints) -> Result<RecommendRe
 
 pub fn recommend_groups_from_grpc(
     request: grpc::RecommendPointGroups,
-) -> Result<(RecommendRequest, GroupParams)> {
-    let (recommend, groups) = recommend_groups_json(request)?;
-    Ok((
-        from_rest_json(recommend, "recommend groups request")?,
-        from_rest_json(groups, "recommend groups request")?,
-    ))
+) -> Result<RecommendGroupsRequest> {
+    from_rest_json(recommend_groups_json(request)?, "recommend groups request")
 }
 
 pub fn facet_from_grpc(request: grpc::FacetCounts) -> Result<FacetRequest> {
@@ -192,9 +189,8 @@ fn recommend_json(request: grpc::RecommendPoints) -> Result<Json> {
     Ok(Json::Object(body))
 }
 
-/// `POST /points/recommend/groups`: the recommendation and, separately, the grouping
-/// (`group_by`, `group_size`, `limit`, `with_lookup`).
-fn recommend_groups_json(request: grpc::RecommendPointGroups) -> Result<(Json, Json)> {
+/// `POST /points/recommend/groups`.
+fn recommend_groups_json(request: grpc::RecommendPointGroups) -> Result<Json> {
     refuse_shard_keys(request.shard_key_selector.as_ref())?;
     let mut body = recommend_body(RecommendParts {
         positive: request.positive,
@@ -209,15 +205,14 @@ fn recommend_groups_json(request: grpc::RecommendPointGroups) -> Result<(Json, J
         lookup_from: request.lookup_from,
     })?;
     put_selection(&mut body, request.with_payload, request.with_vectors)?;
-    let mut groups = Map::new();
     put_group_params(
-        &mut groups,
+        &mut body,
         request.group_by,
         request.group_size,
         request.limit,
         request.with_lookup,
     )?;
-    Ok((Json::Object(body), Json::Object(groups)))
+    Ok(Json::Object(body))
 }
 
 /// `POST /facet`.
@@ -384,6 +379,11 @@ fn fusion_name(fusion: i32) -> Result<&'static str> {
         Ok(grpc::Fusion::Dbsf) => Ok("dbsf"),
         Err(_) => Err(ConvertError::invalid(format!("unknown fusion {fusion}"))),
     }
+}
+
+/// The `order_by` of a scroll.
+pub fn order_by_from_grpc(order_by: grpc::OrderBy) -> Result<OrderBy> {
+    from_rest_json(order_by_json(order_by)?, "order_by")
 }
 
 fn order_by_json(order_by: grpc::OrderBy) -> Result<Json> {

@@ -8,10 +8,11 @@ use super::point::{
     point_id_from_grpc, point_ids_from_grpc, sparse_unsupported, with_payload_from_grpc,
     with_vector_from_grpc,
 };
+use super::query::order_by_from_grpc;
 use crate::server::grpc::error::ConvertError;
 use crate::shard::Projection;
 use crate::types::{
-    CountRequest, NamedVector, PointId, ScrollRequest, SearchParams, SearchRequest,
+    CountRequest, NamedVector, OrderBy, PointId, ScrollRequest, SearchParams, SearchRequest,
     DEFAULT_VECTOR_NAME,
 };
 
@@ -50,12 +51,13 @@ pub fn search_params_from_grpc(params: grpc::SearchParams) -> SearchParams {
     }
 }
 
-pub fn scroll_from_grpc(request: grpc::ScrollPoints) -> Result<ScrollRequest, ConvertError> {
+/// A scroll, and the payload key it is ordered by, if any (otherwise it is by id).
+pub fn scroll_from_grpc(
+    request: grpc::ScrollPoints,
+) -> Result<(ScrollRequest, Option<OrderBy>), ConvertError> {
     refuse_shard_keys(request.shard_key_selector.as_ref())?;
-    if request.order_by.is_some() {
-        return Err(ConvertError::unsupported("scroll with order_by"));
-    }
-    Ok(ScrollRequest {
+    let order_by = request.order_by.map(order_by_from_grpc).transpose()?;
+    let scroll = ScrollRequest {
         offset: request
             .offset
             .map(|id| point_id_from_grpc(Some(id)))
@@ -64,7 +66,8 @@ pub fn scroll_from_grpc(request: grpc::ScrollPoints) -> Result<ScrollRequest, Co
         filter: optional_filter_from_grpc(request.filter)?,
         with_payload: Some(with_payload_from_grpc(request.with_payload, true)),
         with_vector: Some(with_vector_from_grpc(request.with_vectors)),
-    })
+    };
+    Ok((scroll, order_by))
 }
 
 /// Counts are always exact.
@@ -116,8 +119,8 @@ mod tests {
     }
 
     #[test]
-    fn scroll_defaults_to_payload_and_refuses_order_by() {
-        let scroll = scroll_from_grpc(grpc::ScrollPoints {
+    fn scroll_defaults_to_payload_and_reads_order_by() {
+        let (scroll, order_by) = scroll_from_grpc(grpc::ScrollPoints {
             offset: Some(5u64.into()),
             limit: Some(2),
             ..Default::default()
@@ -126,10 +129,18 @@ mod tests {
         assert_eq!(scroll.offset, Some(PointId::Num(5)));
         assert_eq!(scroll.limit, Some(2));
         assert_eq!(scroll.with_payload, Some(WithPayload::Bool(true)));
-        let ordered = scroll_from_grpc(grpc::ScrollPoints {
-            order_by: Some(grpc::OrderBy::default()),
+        assert!(order_by.is_none());
+        let (_, order_by) = scroll_from_grpc(grpc::ScrollPoints {
+            order_by: Some(grpc::OrderBy {
+                key: "price".into(),
+                direction: Some(grpc::Direction::Desc as i32),
+                start_from: None,
+            }),
             ..Default::default()
-        });
-        assert!(matches!(ordered, Err(ConvertError::Unsupported(_))));
+        })
+        .unwrap();
+        let order_by = order_by.unwrap();
+        assert_eq!(order_by.key, "price");
+        assert_eq!(order_by.direction, Some(crate::types::Direction::Desc));
     }
 }
