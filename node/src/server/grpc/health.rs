@@ -14,10 +14,8 @@ impl Qdrant for HealthService {
         _request: Request<HealthCheckRequest>,
     ) -> Result<Response<HealthCheckReply>, Status> {
         Ok(Response::new(HealthCheckReply {
-            title: format!(
-                "grape {} - Qdrant-compatible vector search engine",
-                env!("CARGO_PKG_VERSION")
-            ),
+            // The same title as REST `GET /`.
+            title: "grape".to_string(),
             version: QDRANT_API_VERSION.to_string(),
             commit: None,
         }))
