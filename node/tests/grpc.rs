@@ -1302,3 +1302,62 @@ async fn api_keys_guard_every_rpc_but_the_health_check() {
     assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
     assert_eq!(count(&admin, "c", None).await, 3, "nothing was written");
 }
+
+// ---- concurrency ------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_clients_lose_no_acknowledged_write() {
+    let node = Node::start().await;
+    let client = node.client();
+    create_cosine(&client, "c").await;
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let workers: Vec<_> = (0..8u64)
+        .map(|worker| {
+            let client = node.client();
+            tokio::spawn(async move {
+                let mut written = Vec::new();
+                for batch in 0u64.. {
+                    if Instant::now() >= deadline {
+                        break;
+                    }
+                    let ids: Vec<u64> = (0..10)
+                        .map(|k| worker * 1_000_000 + batch * 10 + k)
+                        .collect();
+                    let points: Vec<PointStruct> = ids.iter().map(|&id| point(id)).collect();
+                    client
+                        .upsert_points(UpsertPointsBuilder::new("c", points).wait(true))
+                        .await
+                        .expect("concurrent upsert");
+                    written.extend(ids);
+                    let hits = client
+                        .search_points(SearchPointsBuilder::new("c", vector_of(batch), 3))
+                        .await
+                        .expect("concurrent search")
+                        .result;
+                    assert!(!hits.is_empty());
+                }
+                written
+            })
+        })
+        .collect();
+    let mut acknowledged = Vec::new();
+    for worker in workers {
+        acknowledged.extend(worker.await.expect("worker"));
+    }
+    assert_eq!(count(&client, "c", None).await, acknowledged.len() as u64);
+    let sample: Vec<PointId> = acknowledged
+        .iter()
+        .step_by(7)
+        .map(|&id| id.into())
+        .collect();
+    let found = client
+        .get_points(GetPointsBuilder::new("c", sample.clone()))
+        .await
+        .expect("get")
+        .result;
+    assert_eq!(
+        found.len(),
+        sample.len(),
+        "every acknowledged point is there"
+    );
+}
