@@ -10,7 +10,9 @@ use grape::GrapeError;
 use serde_json::json;
 
 fn create(engine: &Engine, name: &str, body: serde_json::Value) {
-    engine.create_collection(name, serde_json::from_value(body).unwrap()).unwrap();
+    engine
+        .create_collection(name, serde_json::from_value(body).unwrap())
+        .unwrap();
 }
 
 fn op(body: serde_json::Value) -> PointOperation {
@@ -18,15 +20,26 @@ fn op(body: serde_json::Value) -> PointOperation {
 }
 
 fn upsert(engine: &Engine, name: &str, points: serde_json::Value) -> UpdateResult {
-    engine.collection(name).unwrap().update(vec![op(json!({"upsert": {"points": points}}))], true).unwrap()
+    engine
+        .collection(name)
+        .unwrap()
+        .update(vec![op(json!({"upsert": {"points": points}}))], true)
+        .unwrap()
 }
 
 fn all_projection() -> Projection {
-    Projection { with_payload: WithPayload::Bool(true), with_vector: WithVector::Bool(true) }
+    Projection {
+        with_payload: WithPayload::Bool(true),
+        with_vector: WithVector::Bool(true),
+    }
 }
 
 fn search(engine: &Engine, name: &str, body: serde_json::Value) -> Vec<ScoredPoint> {
-    engine.collection(name).unwrap().search(&serde_json::from_value(body).unwrap()).unwrap()
+    engine
+        .collection(name)
+        .unwrap()
+        .search(&serde_json::from_value(body).unwrap())
+        .unwrap()
 }
 
 fn ids(points: &[ScoredPoint]) -> Vec<PointId> {
@@ -41,11 +54,22 @@ fn open(dir: &Path) -> Engine {
 fn collections_can_be_created_listed_and_deleted() {
     let dir = tempfile::tempdir().unwrap();
     let engine = open(dir.path());
-    create(&engine, "a", json!({"vectors": {"size": 3, "distance": "Dot"}}));
-    create(&engine, "b", json!({"vectors": {"img": {"size": 2, "distance": "Euclid"}, "txt": {"size": 4, "distance": "Cosine"}}}));
+    create(
+        &engine,
+        "a",
+        json!({"vectors": {"size": 3, "distance": "Dot"}}),
+    );
+    create(
+        &engine,
+        "b",
+        json!({"vectors": {"img": {"size": 2, "distance": "Euclid"}, "txt": {"size": 4, "distance": "Cosine"}}}),
+    );
     assert_eq!(engine.list_collections(), vec!["a", "b"]);
     assert!(matches!(
-        engine.create_collection("a", serde_json::from_value(json!({"vectors": {"size": 3, "distance": "Dot"}})).unwrap()),
+        engine.create_collection(
+            "a",
+            serde_json::from_value(json!({"vectors": {"size": 3, "distance": "Dot"}})).unwrap()
+        ),
         Err(GrapeError::CollectionExists(_))
     ));
     assert!(engine.delete_collection("a").unwrap());
@@ -59,13 +83,24 @@ fn collections_can_be_created_listed_and_deleted() {
 fn cosine_vectors_are_normalized_and_scores_follow_qdrant_conventions() {
     let dir = tempfile::tempdir().unwrap();
     let engine = open(dir.path());
-    create(&engine, "cos", json!({"vectors": {"size": 2, "distance": "Cosine"}}));
-    create(&engine, "euc", json!({"vectors": {"size": 2, "distance": "Euclid"}}));
+    create(
+        &engine,
+        "cos",
+        json!({"vectors": {"size": 2, "distance": "Cosine"}}),
+    );
+    create(
+        &engine,
+        "euc",
+        json!({"vectors": {"size": 2, "distance": "Euclid"}}),
+    );
     let points = json!([{"id": 1, "vector": [3.0, 4.0]}, {"id": 2, "vector": [0.0, 1.0]}]);
     upsert(&engine, "cos", points.clone());
     upsert(&engine, "euc", points);
 
-    let stored = engine.collection("cos").unwrap().retrieve(&[PointId::Num(1)], &all_projection());
+    let stored = engine
+        .collection("cos")
+        .unwrap()
+        .retrieve(&[PointId::Num(1)], &all_projection());
     assert_eq!(stored[0].vector, Some(VectorStruct::Single(vec![0.6, 0.8])));
 
     let hits = search(&engine, "cos", json!({"vector": [0.0, 2.0], "limit": 2}));
@@ -76,9 +111,17 @@ fn cosine_vectors_are_normalized_and_scores_follow_qdrant_conventions() {
     assert_eq!(ids(&hits), vec![PointId::Num(2), PointId::Num(1)]);
     assert!((hits[0].score - 1.0).abs() < 1e-6 && (hits[1].score - 5.0).abs() < 1e-6);
 
-    let within = search(&engine, "euc", json!({"vector": [0.0, 0.0], "limit": 2, "score_threshold": 2.0}));
+    let within = search(
+        &engine,
+        "euc",
+        json!({"vector": [0.0, 0.0], "limit": 2, "score_threshold": 2.0}),
+    );
     assert_eq!(ids(&within), vec![PointId::Num(2)]);
-    let paged = search(&engine, "euc", json!({"vector": [0.0, 0.0], "limit": 1, "offset": 1}));
+    let paged = search(
+        &engine,
+        "euc",
+        json!({"vector": [0.0, 0.0], "limit": 1, "offset": 1}),
+    );
     assert_eq!(ids(&paged), vec![PointId::Num(1)]);
 }
 
@@ -88,40 +131,74 @@ fn writes_survive_reopen_through_wal_replay_and_checkpoints() {
     let uuid = uuid::Uuid::new_v4();
     {
         let engine = open(dir.path());
-        create(&engine, "c", json!({"vectors": {"size": 2, "distance": "Dot"}, "shard_number": 3}));
-        upsert(&engine, "c", json!([
-            {"id": 1, "vector": [1.0, 0.0], "payload": {"a": 1}},
-            {"id": uuid.to_string(), "vector": [0.0, 1.0], "payload": {"a": 2}},
-            {"id": 3, "vector": [1.0, 1.0]}
-        ]));
+        create(
+            &engine,
+            "c",
+            json!({"vectors": {"size": 2, "distance": "Dot"}, "shard_number": 3}),
+        );
+        upsert(
+            &engine,
+            "c",
+            json!([
+                {"id": 1, "vector": [1.0, 0.0], "payload": {"a": 1}},
+                {"id": uuid.to_string(), "vector": [0.0, 1.0], "payload": {"a": 2}},
+                {"id": 3, "vector": [1.0, 1.0]}
+            ]),
+        );
         engine.collection("c").unwrap().checkpoint().unwrap();
         let c = engine.collection("c").unwrap();
-        c.update(vec![op(json!({"delete": {"points": [3]}}))], true).unwrap();
-        c.update(vec![op(json!({"set_payload": {"payload": {"b": true}, "points": [1]}}))], true).unwrap();
+        c.update(vec![op(json!({"delete": {"points": [3]}}))], true)
+            .unwrap();
+        c.update(
+            vec![op(
+                json!({"set_payload": {"payload": {"b": true}, "points": [1]}}),
+            )],
+            true,
+        )
+        .unwrap();
         // No shutdown: the last two writes exist only in the WAL.
     }
     let engine = open(dir.path());
     let c = engine.collection("c").unwrap();
     assert_eq!(c.count(&CountRequest::default()).unwrap(), 2);
-    let records = c.retrieve(&[PointId::Num(1), PointId::Uuid(uuid), PointId::Num(3)], &all_projection());
+    let records = c.retrieve(
+        &[PointId::Num(1), PointId::Uuid(uuid), PointId::Num(3)],
+        &all_projection(),
+    );
     assert_eq!(records.len(), 2);
     assert_eq!(records[0].payload.as_ref().unwrap()["b"], json!(true));
     assert_eq!(records[1].id, PointId::Uuid(uuid));
-    assert_eq!(records[1].vector, Some(VectorStruct::Single(vec![0.0, 1.0])));
+    assert_eq!(
+        records[1].vector,
+        Some(VectorStruct::Single(vec![0.0, 1.0]))
+    );
 }
 
 #[test]
 fn scroll_pages_through_every_point_in_id_order() {
     let dir = tempfile::tempdir().unwrap();
     let engine = open(dir.path());
-    create(&engine, "c", json!({"vectors": {"size": 1, "distance": "Dot"}, "shard_number": 4}));
-    let points: Vec<_> = (0..53u64).rev().map(|i| json!({"id": i * 2, "vector": [i as f32]})).collect();
+    create(
+        &engine,
+        "c",
+        json!({"vectors": {"size": 1, "distance": "Dot"}, "shard_number": 4}),
+    );
+    let points: Vec<_> = (0..53u64)
+        .rev()
+        .map(|i| json!({"id": i * 2, "vector": [i as f32]}))
+        .collect();
     upsert(&engine, "c", json!(points));
     let c = engine.collection("c").unwrap();
     let mut seen = Vec::new();
     let mut offset = None;
     loop {
-        let page = c.scroll(&ScrollRequest { offset, limit: Some(10), ..Default::default() }).unwrap();
+        let page = c
+            .scroll(&ScrollRequest {
+                offset,
+                limit: Some(10),
+                ..Default::default()
+            })
+            .unwrap();
         assert!(page.points.len() <= 10);
         seen.extend(page.points.iter().map(|r| r.id));
         match page.next_page_offset {
@@ -137,7 +214,11 @@ fn scroll_pages_through_every_point_in_id_order() {
 fn payload_and_vector_operations_apply_in_order() {
     let dir = tempfile::tempdir().unwrap();
     let engine = open(dir.path());
-    create(&engine, "c", json!({"vectors": {"a": {"size": 2, "distance": "Dot"}, "b": {"size": 2, "distance": "Dot"}}}));
+    create(
+        &engine,
+        "c",
+        json!({"vectors": {"a": {"size": 2, "distance": "Dot"}, "b": {"size": 2, "distance": "Dot"}}}),
+    );
     let c = engine.collection("c").unwrap();
     c.update(
         vec![
@@ -151,18 +232,44 @@ fn payload_and_vector_operations_apply_in_order() {
     )
     .unwrap();
     let record = &c.retrieve(&[PointId::Num(1)], &all_projection())[0];
-    assert_eq!(record.payload, Some(json!({"y": 2, "z": 3}).as_object().unwrap().clone()));
+    assert_eq!(
+        record.payload,
+        Some(json!({"y": 2, "z": 3}).as_object().unwrap().clone())
+    );
     let mut expected = std::collections::HashMap::new();
     expected.insert("b".to_string(), vec![5.0, 5.0]);
     assert_eq!(record.vector, Some(VectorStruct::Named(expected)));
     // Point 1 lost vector `a`: a search on `a` cannot return it, one on `b` does.
-    assert!(search(&engine, "c", json!({"vector": {"name": "a", "vector": [1.0, 0.0]}, "limit": 5})).is_empty());
-    assert_eq!(search(&engine, "c", json!({"vector": {"name": "b", "vector": [1.0, 0.0]}, "limit": 5}))[0].score, 5.0);
+    assert!(search(
+        &engine,
+        "c",
+        json!({"vector": {"name": "a", "vector": [1.0, 0.0]}, "limit": 5})
+    )
+    .is_empty());
+    assert_eq!(
+        search(
+            &engine,
+            "c",
+            json!({"vector": {"name": "b", "vector": [1.0, 0.0]}, "limit": 5})
+        )[0]
+        .score,
+        5.0
+    );
 
-    c.update(vec![op(json!({"overwrite_payload": {"payload": {"only": 1}, "points": [1]}}))], true).unwrap();
+    c.update(
+        vec![op(
+            json!({"overwrite_payload": {"payload": {"only": 1}, "points": [1]}}),
+        )],
+        true,
+    )
+    .unwrap();
     let record = &c.retrieve(&[PointId::Num(1)], &all_projection())[0];
-    assert_eq!(record.payload, Some(json!({"only": 1}).as_object().unwrap().clone()));
-    c.update(vec![op(json!({"clear_payload": {"points": [1]}}))], true).unwrap();
+    assert_eq!(
+        record.payload,
+        Some(json!({"only": 1}).as_object().unwrap().clone())
+    );
+    c.update(vec![op(json!({"clear_payload": {"points": [1]}}))], true)
+        .unwrap();
     let record = &c.retrieve(&[PointId::Num(1)], &all_projection())[0];
     assert_eq!(record.payload, Some(Default::default()));
 }
@@ -171,7 +278,11 @@ fn payload_and_vector_operations_apply_in_order() {
 fn bad_input_is_refused_whole() {
     let dir = tempfile::tempdir().unwrap();
     let engine = open(dir.path());
-    create(&engine, "c", json!({"vectors": {"size": 2, "distance": "Dot"}}));
+    create(
+        &engine,
+        "c",
+        json!({"vectors": {"size": 2, "distance": "Dot"}}),
+    );
     let c = engine.collection("c").unwrap();
     let refused = |ops: Vec<PointOperation>| c.update(ops, true).unwrap_err().to_string();
 
@@ -180,20 +291,48 @@ fn bad_input_is_refused_whole() {
         op(json!({"upsert": {"points": [{"id": 2, "vector": [1.0, 0.0, 3.0]}]}})),
     ]);
     assert!(msg.contains("expected dim: 2, got 3"), "{msg}");
-    let nan = vec![op(json!({"upsert": {"points": [{"id": 1, "vector": [1.0, 0.0]}]}})), PointOperation::Upsert(
-        UpsertPoints::Points { points: vec![PointStruct { id: PointId::Num(2), vector: VectorStruct::Single(vec![f32::NAN, 0.0]), payload: None }] },
-    )];
+    let nan = vec![
+        op(json!({"upsert": {"points": [{"id": 1, "vector": [1.0, 0.0]}]}})),
+        PointOperation::Upsert(UpsertPoints::Points {
+            points: vec![PointStruct {
+                id: PointId::Num(2),
+                vector: VectorStruct::Single(vec![f32::NAN, 0.0]),
+                payload: None,
+            }],
+        }),
+    ];
     assert!(refused(nan).contains("NaN"));
-    let msg = refused(vec![op(json!({"set_payload": {"payload": {"a": 1}, "points": [42]}}))]);
+    let msg = refused(vec![op(
+        json!({"set_payload": {"payload": {"a": 1}, "points": [42]}}),
+    )]);
     assert!(msg.contains("No point with id 42"), "{msg}");
-    let msg = refused(vec![op(json!({"upsert": {"points": [{"id": 1, "vector": {"nope": [1.0, 0.0]}}]}}))]);
+    let msg = refused(vec![op(
+        json!({"upsert": {"points": [{"id": 1, "vector": {"nope": [1.0, 0.0]}}]}}),
+    )]);
     assert!(msg.contains("Not existing vector name"), "{msg}");
-    assert_eq!(c.count(&CountRequest::default()).unwrap(), 0, "nothing partially applied");
+    assert_eq!(
+        c.count(&CountRequest::default()).unwrap(),
+        0,
+        "nothing partially applied"
+    );
 
-    assert!(matches!(engine.collection("missing"), Err(GrapeError::CollectionNotFound(_))));
-    assert!(engine.create_collection("../evil", serde_json::from_value(json!({"vectors": {"size": 2, "distance": "Dot"}})).unwrap()).is_err());
-    assert!(serde_json::from_value::<CreateCollection>(json!({"vectors": {"size": 2, "distance": "Hamming"}})).is_err());
-    let search_err = c.search(&serde_json::from_value(json!({"vector": [1.0], "limit": 1})).unwrap()).unwrap_err();
+    assert!(matches!(
+        engine.collection("missing"),
+        Err(GrapeError::CollectionNotFound(_))
+    ));
+    assert!(engine
+        .create_collection(
+            "../evil",
+            serde_json::from_value(json!({"vectors": {"size": 2, "distance": "Dot"}})).unwrap()
+        )
+        .is_err());
+    assert!(serde_json::from_value::<CreateCollection>(
+        json!({"vectors": {"size": 2, "distance": "Hamming"}})
+    )
+    .is_err());
+    let search_err = c
+        .search(&serde_json::from_value(json!({"vector": [1.0], "limit": 1})).unwrap())
+        .unwrap_err();
     assert!(matches!(search_err, GrapeError::BadInput(_)));
 }
 
@@ -201,8 +340,16 @@ fn bad_input_is_refused_whole() {
 fn snapshot_recovers_a_point_in_time_copy() {
     let dir = tempfile::tempdir().unwrap();
     let engine = open(dir.path());
-    create(&engine, "c", json!({"vectors": {"size": 2, "distance": "Dot"}, "shard_number": 2}));
-    upsert(&engine, "c", json!([{"id": 1, "vector": [1.0, 0.0], "payload": {"v": 1}}, {"id": 2, "vector": [0.0, 1.0]}]));
+    create(
+        &engine,
+        "c",
+        json!({"vectors": {"size": 2, "distance": "Dot"}, "shard_number": 2}),
+    );
+    upsert(
+        &engine,
+        "c",
+        json!([{"id": 1, "vector": [1.0, 0.0], "payload": {"v": 1}}, {"id": 2, "vector": [0.0, 1.0]}]),
+    );
     let snapshot = engine.create_snapshot("c").unwrap();
     assert_eq!(engine.list_snapshots("c").unwrap(), vec![snapshot.clone()]);
     upsert(&engine, "c", json!([{"id": 3, "vector": [1.0, 1.0]}]));
@@ -211,11 +358,31 @@ fn snapshot_recovers_a_point_in_time_copy() {
     engine.recover_snapshot("copy", &path).unwrap();
     let copy = engine.collection("copy").unwrap();
     assert_eq!(copy.count(&CountRequest::default()).unwrap(), 2);
-    assert_eq!(copy.retrieve(&[PointId::Num(1)], &all_projection())[0].payload.as_ref().unwrap()["v"], json!(1));
+    assert_eq!(
+        copy.retrieve(&[PointId::Num(1)], &all_projection())[0]
+            .payload
+            .as_ref()
+            .unwrap()["v"],
+        json!(1)
+    );
     drop(engine);
     let engine = open(dir.path());
-    assert_eq!(engine.collection("copy").unwrap().count(&CountRequest::default()).unwrap(), 2);
-    assert_eq!(engine.collection("c").unwrap().count(&CountRequest::default()).unwrap(), 3);
+    assert_eq!(
+        engine
+            .collection("copy")
+            .unwrap()
+            .count(&CountRequest::default())
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        engine
+            .collection("c")
+            .unwrap()
+            .count(&CountRequest::default())
+            .unwrap(),
+        3
+    );
     engine.delete_snapshot("c", &snapshot.name).unwrap();
     assert!(engine.list_snapshots("c").unwrap().is_empty());
 }
@@ -224,11 +391,32 @@ fn snapshot_recovers_a_point_in_time_copy() {
 fn aliases_resolve_and_persist() {
     let dir = tempfile::tempdir().unwrap();
     let engine = open(dir.path());
-    create(&engine, "c", json!({"vectors": {"size": 2, "distance": "Dot"}}));
-    engine.update_aliases(&[AliasOperation::CreateAlias { collection_name: "c".into(), alias_name: "live".into() }]).unwrap();
+    create(
+        &engine,
+        "c",
+        json!({"vectors": {"size": 2, "distance": "Dot"}}),
+    );
+    engine
+        .update_aliases(&[AliasOperation::CreateAlias {
+            collection_name: "c".into(),
+            alias_name: "live".into(),
+        }])
+        .unwrap();
     upsert(&engine, "live", json!([{"id": 1, "vector": [1.0, 0.0]}]));
-    assert_eq!(engine.collection("c").unwrap().count(&CountRequest::default()).unwrap(), 1);
-    engine.update_aliases(&[AliasOperation::RenameAlias { old_alias_name: "live".into(), new_alias_name: "prod".into() }]).unwrap();
+    assert_eq!(
+        engine
+            .collection("c")
+            .unwrap()
+            .count(&CountRequest::default())
+            .unwrap(),
+        1
+    );
+    engine
+        .update_aliases(&[AliasOperation::RenameAlias {
+            old_alias_name: "live".into(),
+            new_alias_name: "prod".into(),
+        }])
+        .unwrap();
     drop(engine);
     let engine = open(dir.path());
     assert_eq!(engine.aliases_of("c").unwrap(), vec!["prod"]);
@@ -241,10 +429,25 @@ fn aliases_resolve_and_persist() {
 fn collection_info_reports_counts_config_and_payload_schema() {
     let dir = tempfile::tempdir().unwrap();
     let engine = open(dir.path());
-    create(&engine, "c", json!({"vectors": {"size": 2, "distance": "Dot"}, "hnsw_config": {"m": 8}}));
-    upsert(&engine, "c", json!([{"id": 1, "vector": [1.0, 0.0], "payload": {"city": "Oslo"}}, {"id": 2, "vector": [0.0, 1.0]}]));
-    engine.create_field_index("c", "city", json!("keyword")).unwrap();
-    engine.update_collection("c", serde_json::from_value(json!({"hnsw_config": {"ef_construct": 64}})).unwrap()).unwrap();
+    create(
+        &engine,
+        "c",
+        json!({"vectors": {"size": 2, "distance": "Dot"}, "hnsw_config": {"m": 8}}),
+    );
+    upsert(
+        &engine,
+        "c",
+        json!([{"id": 1, "vector": [1.0, 0.0], "payload": {"city": "Oslo"}}, {"id": 2, "vector": [0.0, 1.0]}]),
+    );
+    engine
+        .create_field_index("c", "city", json!("keyword"))
+        .unwrap();
+    engine
+        .update_collection(
+            "c",
+            serde_json::from_value(json!({"hnsw_config": {"ef_construct": 64}})).unwrap(),
+        )
+        .unwrap();
     let info = engine.collection("c").unwrap().info();
     assert_eq!(info.points_count, 2);
     assert_eq!(info.indexed_vectors_count, 2);
