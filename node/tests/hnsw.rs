@@ -116,7 +116,7 @@ fn filtered_traversal_keeps_recall_for_broad_filters() {
     let mut rng = StdRng::seed_from_u64(3);
     let (vectors, index, queries) = build(Distance::Cosine, &mut rng);
     for modulus in [2u32, 5] {
-        let accept = move |o: u32| o % modulus == 0;
+        let accept = move |o: u32| o.is_multiple_of(modulus);
         let r = recall(&vectors, &index, &queries, 128, &accept);
         assert!(r >= 0.9, "1/{modulus} of points accepted: recall {r}");
     }
