@@ -20,7 +20,12 @@ fn clustered(rng: &mut StdRng, n: usize, centres: &[Vec<f32>]) -> Vec<Vec<f32>> 
         .collect()
 }
 
-fn build(distance: Distance, rng: &mut StdRng) -> (DenseVectors, HnswIndex, Vec<Vec<f32>>) {
+/// Builds a graph; `threads` 0 links the batch on every core, 1 sequentially.
+fn build_with(
+    distance: Distance,
+    rng: &mut StdRng,
+    threads: usize,
+) -> (DenseVectors, HnswIndex, Vec<Vec<f32>>) {
     let centres: Vec<Vec<f32>> = (0..20)
         .map(|_| (0..DIM).map(|_| rng.gen_range(-2.0..2.0)).collect())
         .collect();
@@ -29,7 +34,7 @@ fn build(distance: Distance, rng: &mut StdRng) -> (DenseVectors, HnswIndex, Vec<
         .iter()
         .map(|v| vectors.push(v))
         .collect();
-    let mut index = HnswIndex::new(16, 100, 7);
+    let mut index = HnswIndex::new(16, 100, 7, threads);
     index.insert_batch(&vectors, &offsets);
     let queries = clustered(rng, QUERIES, &centres)
         .into_iter()
@@ -39,6 +44,10 @@ fn build(distance: Distance, rng: &mut StdRng) -> (DenseVectors, HnswIndex, Vec<
         })
         .collect();
     (vectors, index, queries)
+}
+
+fn build(distance: Distance, rng: &mut StdRng) -> (DenseVectors, HnswIndex, Vec<Vec<f32>>) {
+    build_with(distance, rng, 0)
 }
 
 /// Mean recall@TOP of the graph against exact search, over offsets passing `accept`.
@@ -146,11 +155,11 @@ fn saved_graph_loads_and_answers_identically() {
 }
 
 #[test]
-fn same_insertions_build_the_same_graph() {
+fn sequential_builds_are_deterministic() {
     let mut a = StdRng::seed_from_u64(9);
     let mut b = StdRng::seed_from_u64(9);
-    let (vectors, first, queries) = build(Distance::Dot, &mut a);
-    let (_, second, _) = build(Distance::Dot, &mut b);
+    let (vectors, first, queries) = build_with(Distance::Dot, &mut a, 1);
+    let (_, second, _) = build_with(Distance::Dot, &mut b, 1);
     for q in &queries[..10] {
         assert_eq!(
             first.search(&vectors, q, TOP, 16, &|_| true),

@@ -1,9 +1,11 @@
 //! The HNSW graph (Malkov & Yashunin) over the offsets of one vector space.
 //!
-//! Layer 0 is a flat array with a fixed number of slots per offset (`2·m` neighbours plus
-//! a count), so the hot loop of a search touches contiguous memory. Upper layers hold few
-//! nodes and live in a map. Levels are drawn from a hash of `(seed, offset)`, so inserting
-//! the same offsets in the same order always builds the same graph.
+//! Every node's links on a layer are a fixed block of slots (a count, then the neighbours);
+//! layer 0 is one flat array, so the hot loop of a search touches contiguous memory. Slots
+//! are atomics: searches read them without locks (plain loads on x86), while a batch is
+//! inserted by several threads that serialize writes to a node's block through striped
+//! locks. Levels are drawn from a hash of `(seed, offset)`, so a single-threaded build of
+//! the same offsets in the same order always yields the same graph.
 //!
 //! Search takes an `accept` predicate: rejected nodes are still walked through (they keep
 //! the graph connected) but never enter the results; this is how filters are applied during
@@ -11,10 +13,14 @@
 
 use std::cell::RefCell;
 use std::cmp::{Ordering, Reverse};
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 use std::fs::File;
 use std::io::{BufReader, BufWriter};
 use std::path::Path;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::sync::atomic::{AtomicU32, AtomicUsize};
+
+use parking_lot::Mutex;
 
 use super::codec::{self, invalid};
 use super::distance::{key_to_score, order_key};
@@ -25,6 +31,12 @@ const MAGIC: &[u8; 8] = b"GRAPEHNS";
 /// `levels[offset]` for an offset that is not in the graph.
 const ABSENT: u8 = u8::MAX;
 const MAX_LEVEL: u8 = 16;
+/// `entry` when the graph is empty.
+const NO_ENTRY: u32 = u32::MAX;
+/// Number of striped locks guarding writes to link blocks.
+const LOCK_STRIPES: usize = 4096;
+/// Batches smaller than this are inserted on the calling thread.
+const PARALLEL_MIN_BATCH: usize = 256;
 
 pub struct HnswIndex {
     m: usize,
@@ -32,12 +44,17 @@ pub struct HnswIndex {
     m0: usize,
     ef_construct: usize,
     seed: u64,
+    /// Threads used to insert a large batch (1: sequential and deterministic).
+    threads: usize,
     levels: Vec<u8>,
     /// `m0 + 1` slots per offset: the neighbour count, then the neighbours.
-    layer0: Vec<u32>,
-    /// Neighbours on layers `1..=level` of the nodes above layer 0.
-    upper: HashMap<u32, Vec<Vec<u32>>>,
-    entry: Option<u32>,
+    layer0: Vec<AtomicU32>,
+    /// For nodes above layer 0: `m + 1` slots per layer `1..=level`.
+    upper: Vec<Option<Box<[AtomicU32]>>>,
+    entry: AtomicU32,
+    /// Held while the entry point may change.
+    entry_lock: Mutex<()>,
+    locks: Box<[Mutex<()>]>,
     nodes: usize,
 }
 
@@ -65,17 +82,27 @@ impl PartialOrd for Candidate {
 }
 
 impl HnswIndex {
-    pub fn new(m: usize, ef_construct: usize, seed: u64) -> Self {
+    /// A graph with `m` links per node (twice that on layer 0), building with an
+    /// `ef_construct`-wide search, inserting large batches on `threads` threads (0: one per
+    /// core, as Qdrant's `max_indexing_threads`).
+    pub fn new(m: usize, ef_construct: usize, seed: u64, threads: usize) -> Self {
         let m = m.max(2);
+        let threads = match threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
         HnswIndex {
             m,
             m0: 2 * m,
             ef_construct: ef_construct.max(1),
             seed,
+            threads,
             levels: Vec::new(),
             layer0: Vec::new(),
-            upper: HashMap::new(),
-            entry: None,
+            upper: Vec::new(),
+            entry: AtomicU32::new(NO_ENTRY),
+            entry_lock: Mutex::new(()),
+            locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
             nodes: 0,
         }
     }
@@ -97,22 +124,52 @@ impl HnswIndex {
 
     /// Bytes held by the graph's adjacency lists.
     pub fn memory_bytes(&self) -> usize {
-        let upper: usize = self
-            .upper
-            .values()
-            .flatten()
-            .map(|l| l.capacity() * 4 + 24)
-            .sum();
-        self.layer0.capacity() * 4 + self.levels.capacity() + upper
+        let upper: usize = self.upper.iter().flatten().map(|b| b.len() * 4).sum();
+        (self.layer0.capacity() + self.upper.capacity() * 2) * 4 + self.levels.capacity() + upper
     }
 
-    /// Adds offsets (already stored in `vectors`) to the graph, in order.
+    /// Adds offsets (already stored in `vectors`) to the graph. Large batches are linked by
+    /// several threads at once.
     pub fn insert_batch(&mut self, vectors: &DenseVectors, offsets: &[u32]) {
-        for &offset in offsets {
-            if !self.contains(offset) {
-                self.insert(vectors, offset);
+        let mut new: Vec<u32> = offsets
+            .iter()
+            .copied()
+            .filter(|&o| !self.contains(o))
+            .collect();
+        new.dedup();
+        let Some(&max) = new.iter().max() else {
+            return;
+        };
+        self.make_room(max);
+        for &offset in &new {
+            let level = self.draw_level(offset);
+            self.levels[offset as usize] = level;
+            if level > 0 {
+                let slots = level as usize * (self.m + 1);
+                self.upper[offset as usize] = Some((0..slots).map(|_| AtomicU32::new(0)).collect());
             }
+            self.nodes += 1;
         }
+        let mut rest = new.as_slice();
+        if self.entry.load(Relaxed) == NO_ENTRY {
+            self.entry.store(new[0], Relaxed);
+            rest = &new[1..];
+        }
+        let graph = &*self;
+        if graph.threads <= 1 || rest.len() < PARALLEL_MIN_BATCH {
+            rest.iter().for_each(|&o| graph.link(vectors, o));
+            return;
+        }
+        let next = AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..graph.threads {
+                s.spawn(|| {
+                    while let Some(&o) = rest.get(next.fetch_add(1, Relaxed)) {
+                        graph.link(vectors, o);
+                    }
+                });
+            }
+        });
     }
 
     /// The `top` nearest accepted offsets to `query` (already preprocessed), best first,
@@ -125,9 +182,10 @@ impl HnswIndex {
         ef: usize,
         accept: &dyn Fn(u32) -> bool,
     ) -> Vec<ScoredOffset> {
-        let Some(entry) = self.entry else {
+        let entry = self.entry.load(Relaxed);
+        if entry == NO_ENTRY {
             return Vec::new();
-        };
+        }
         let distance = vectors.distance();
         let key = |o: u32| order_key(distance, query, vectors.get(o));
         let mut nearest = Candidate {
@@ -148,22 +206,13 @@ impl HnswIndex {
             .collect()
     }
 
-    fn insert(&mut self, vectors: &DenseVectors, offset: u32) {
-        let level = self.draw_level(offset);
-        self.make_room(offset);
-        self.levels[offset as usize] = level;
-        if level > 0 {
-            self.upper.insert(offset, vec![Vec::new(); level as usize]);
-        }
-        self.nodes += 1;
-        let Some(entry) = self.entry else {
-            self.entry = Some(offset);
-            return;
-        };
-
+    /// Connects a node whose level is already set to the rest of the graph.
+    fn link(&self, vectors: &DenseVectors, offset: u32) {
+        let level = self.levels[offset as usize];
         let distance = vectors.distance();
         let query = vectors.get(offset);
         let key = |o: u32| order_key(distance, query, vectors.get(o));
+        let entry = self.entry.load(Acquire);
         let top_level = self.levels[entry as usize];
         let mut nearest = Candidate {
             key: key(entry),
@@ -174,16 +223,24 @@ impl HnswIndex {
         }
         let mut entries = vec![nearest];
         for l in (0..=level.min(top_level)).rev() {
-            let found = self.search_layer(l, &entries, self.ef_construct, &key, None);
+            let mut found = self.search_layer(l, &entries, self.ef_construct, &key, None);
+            found.retain(|c| c.offset != offset);
             let chosen = self.select_neighbours(vectors, &found, self.max_links(l));
-            self.set_links(offset, l, &chosen);
+            {
+                let _guard = self.lock(offset);
+                self.set_links(offset, l, &chosen);
+            }
             for &neighbour in &chosen {
                 self.link_back(vectors, neighbour, offset, l);
             }
             entries = found;
         }
         if level > top_level {
-            self.entry = Some(offset);
+            let _guard = self.entry_lock.lock();
+            let current = self.entry.load(Relaxed);
+            if level > self.levels[current as usize] {
+                self.entry.store(offset, Release);
+            }
         }
     }
 
@@ -200,8 +257,14 @@ impl HnswIndex {
         let needed = offset as usize + 1;
         if self.levels.len() < needed {
             self.levels.resize(needed, ABSENT);
-            self.layer0.resize(needed * (self.m0 + 1), 0);
+            self.layer0
+                .resize_with(needed * (self.m0 + 1), || AtomicU32::new(0));
+            self.upper.resize_with(needed, || None);
         }
+    }
+
+    fn lock(&self, offset: u32) -> parking_lot::MutexGuard<'_, ()> {
+        self.locks[offset as usize % LOCK_STRIPES].lock()
     }
 
     fn max_links(&self, level: u8) -> usize {
@@ -212,30 +275,54 @@ impl HnswIndex {
         }
     }
 
-    fn links(&self, offset: u32, level: u8) -> &[u32] {
+    /// The block of slots holding a node's links on a layer: a count, then neighbours.
+    fn block(&self, offset: u32, level: u8) -> &[AtomicU32] {
         if level == 0 {
             let start = offset as usize * (self.m0 + 1);
-            let count = self.layer0[start] as usize;
-            &self.layer0[start + 1..start + 1 + count]
+            &self.layer0[start..start + self.m0 + 1]
         } else {
-            &self.upper[&offset][level as usize - 1]
+            let start = (level as usize - 1) * (self.m + 1);
+            match &self.upper[offset as usize] {
+                Some(layers) => &layers[start..start + self.m + 1],
+                None => &[],
+            }
         }
     }
 
-    fn set_links(&mut self, offset: u32, level: u8, links: &[u32]) {
-        if level == 0 {
-            let start = offset as usize * (self.m0 + 1);
-            self.layer0[start] = links.len() as u32;
-            self.layer0[start + 1..start + 1 + links.len()].copy_from_slice(links);
-        } else if let Some(layers) = self.upper.get_mut(&offset) {
-            layers[level as usize - 1] = links.to_vec();
+    /// Calls `f` with each neighbour of a node on a layer.
+    #[inline]
+    fn for_each_link(&self, offset: u32, level: u8, mut f: impl FnMut(u32)) {
+        let block = self.block(offset, level);
+        let Some((count, links)) = block.split_first() else {
+            return;
+        };
+        let count = (count.load(Acquire) as usize).min(links.len());
+        links[..count].iter().for_each(|l| f(l.load(Relaxed)));
+    }
+
+    fn links(&self, offset: u32, level: u8) -> Vec<u32> {
+        let mut out = Vec::with_capacity(self.max_links(level));
+        self.for_each_link(offset, level, |n| out.push(n));
+        out
+    }
+
+    /// Replaces a node's links on a layer; the caller holds the node's lock.
+    fn set_links(&self, offset: u32, level: u8, links: &[u32]) {
+        let block = self.block(offset, level);
+        if let Some((count, slots)) = block.split_first() {
+            let n = links.len().min(slots.len());
+            for (slot, &link) in slots.iter().zip(&links[..n]) {
+                slot.store(link, Relaxed);
+            }
+            count.store(n as u32, Release);
         }
     }
 
     /// Adds `new` to `node`'s links, pruning with the heuristic when the list is full.
-    fn link_back(&mut self, vectors: &DenseVectors, node: u32, new: u32, level: u8) {
+    fn link_back(&self, vectors: &DenseVectors, node: u32, new: u32, level: u8) {
         let limit = self.max_links(level);
-        let mut links = self.links(node, level).to_vec();
+        let _guard = self.lock(node);
+        let mut links = self.links(node, level);
         if links.contains(&new) {
             return;
         }
@@ -288,15 +375,15 @@ impl HnswIndex {
     fn greedy(&self, level: u8, start: Candidate, key: &dyn Fn(u32) -> f32) -> Candidate {
         let mut best = start;
         loop {
-            let mut improved = false;
-            for &n in self.links(best.offset, level) {
+            let before = best.offset;
+            let from = best.offset;
+            self.for_each_link(from, level, |n| {
                 let k = key(n);
                 if k < best.key {
                     best = Candidate { key: k, offset: n };
-                    improved = true;
                 }
-            }
-            if !improved {
+            });
+            if best.offset == before {
                 return best;
             }
         }
@@ -333,9 +420,9 @@ impl HnswIndex {
                 if full && results.peek().is_some_and(|worst| current.key > worst.key) {
                     break;
                 }
-                for &n in self.links(current.offset, level) {
+                self.for_each_link(current.offset, level, |n| {
                     if !visited.insert(n) {
-                        continue;
+                        return;
                     }
                     let candidate = Candidate {
                         key: key(n),
@@ -351,7 +438,7 @@ impl HnswIndex {
                             }
                         }
                     }
-                }
+                });
             }
             results.into_sorted_vec()
         })
@@ -360,22 +447,23 @@ impl HnswIndex {
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
         let mut w = BufWriter::new(File::create(path)?);
         codec::write_magic(&mut w, MAGIC)?;
-        for v in [self.m, self.ef_construct] {
+        for v in [self.m, self.ef_construct, self.threads] {
             codec::write_u64(&mut w, v as u64)?;
         }
         codec::write_u64(&mut w, self.seed)?;
-        codec::write_u64(&mut w, self.entry.map_or(u64::MAX, u64::from))?;
+        codec::write_u64(&mut w, u64::from(self.entry.load(Relaxed)))?;
         codec::write_u8s(&mut w, &self.levels)?;
-        codec::write_u32s(&mut w, &self.layer0)?;
-        let mut upper: Vec<_> = self.upper.iter().collect();
-        upper.sort_by_key(|(offset, _)| **offset);
+        codec::write_u32s(&mut w, &plain(&self.layer0))?;
+        let upper: Vec<(usize, &Box<[AtomicU32]>)> = self
+            .upper
+            .iter()
+            .enumerate()
+            .filter_map(|(o, b)| Some((o, b.as_ref()?)))
+            .collect();
         codec::write_u64(&mut w, upper.len() as u64)?;
-        for (offset, layers) in upper {
-            codec::write_u64(&mut w, u64::from(*offset))?;
-            codec::write_u64(&mut w, layers.len() as u64)?;
-            for links in layers {
-                codec::write_u32s(&mut w, links)?;
-            }
+        for (offset, block) in upper {
+            codec::write_u64(&mut w, offset as u64)?;
+            codec::write_u32s(&mut w, &plain(block))?;
         }
         w.into_inner().map_err(|e| e.into_error())?.sync_all()
     }
@@ -385,24 +473,24 @@ impl HnswIndex {
         codec::read_magic(&mut r, MAGIC)?;
         let m = codec::read_usize(&mut r)?;
         let ef_construct = codec::read_usize(&mut r)?;
+        let threads = codec::read_usize(&mut r)?;
         let seed = codec::read_u64(&mut r)?;
-        let entry = match codec::read_u64(&mut r)? {
-            u64::MAX => None,
-            e => Some(u32::try_from(e).map_err(|_| invalid("entry point out of range"))?),
-        };
-        let mut index = HnswIndex::new(m, ef_construct, seed);
-        index.entry = entry;
+        let entry = u32::try_from(codec::read_u64(&mut r)?)
+            .map_err(|_| invalid("entry point out of range"))?;
+        let mut index = HnswIndex::new(m, ef_construct, seed, threads);
+        index.entry = AtomicU32::new(entry);
         index.levels = codec::read_u8s(&mut r)?;
-        index.layer0 = codec::read_u32s(&mut r)?;
+        index.layer0 = atomic(codec::read_u32s(&mut r)?);
+        index.upper.resize_with(index.levels.len(), || None);
         let upper_nodes = codec::read_usize(&mut r)?;
         for _ in 0..upper_nodes {
-            let offset = u32::try_from(codec::read_u64(&mut r)?)
-                .map_err(|_| invalid("offset out of range"))?;
-            let count = codec::read_usize(&mut r)?.min(MAX_LEVEL as usize);
-            let layers = (0..count)
-                .map(|_| codec::read_u32s(&mut r))
-                .collect::<std::io::Result<Vec<_>>>()?;
-            index.upper.insert(offset, layers);
+            let offset = codec::read_usize(&mut r)?;
+            let block = atomic(codec::read_u32s(&mut r)?).into_boxed_slice();
+            let slot = index
+                .upper
+                .get_mut(offset)
+                .ok_or_else(|| invalid("upper-layer offset out of range"))?;
+            *slot = Some(block);
         }
         index.nodes = index.levels.iter().filter(|&&l| l != ABSENT).count();
         index.check_consistency()?;
@@ -415,32 +503,43 @@ impl HnswIndex {
         if self.layer0.len() != n * (self.m0 + 1) {
             return Err(invalid("layer 0 size does not match the node count"));
         }
-        if self.entry.is_some_and(|e| !self.contains(e)) {
+        let entry = self.entry.load(Relaxed);
+        if (entry == NO_ENTRY) != (self.nodes == 0) || (entry != NO_ENTRY && !self.contains(entry))
+        {
             return Err(invalid("entry point is not in the graph"));
         }
-        let in_range = |links: &[u32]| links.iter().all(|&o| self.contains(o));
         for offset in 0..n as u32 {
             let level = self.levels[offset as usize];
             if level == ABSENT {
                 continue;
             }
-            let start = offset as usize * (self.m0 + 1);
-            let count = self.layer0[start] as usize;
-            if count > self.m0 || !in_range(&self.layer0[start + 1..start + 1 + count]) {
-                return Err(invalid(format!("bad layer-0 links at offset {offset}")));
-            }
-            let upper_ok = match self.upper.get(&offset) {
-                None => level == 0,
-                Some(layers) => {
-                    layers.len() == level as usize && layers.iter().all(|l| in_range(l))
-                }
-            };
-            if !upper_ok {
+            let expected = level as usize * (self.m + 1);
+            let upper_len = self.upper[offset as usize].as_ref().map_or(0, |b| b.len());
+            if upper_len != expected {
                 return Err(invalid(format!("bad upper links at offset {offset}")));
+            }
+            for l in 0..=level {
+                let block = self.block(offset, l);
+                let count = block[0].load(Relaxed) as usize;
+                let links_ok = count < block.len()
+                    && block[1..=count]
+                        .iter()
+                        .all(|s| self.contains(s.load(Relaxed)));
+                if !links_ok {
+                    return Err(invalid(format!("bad links at offset {offset}, layer {l}")));
+                }
             }
         }
         Ok(())
     }
+}
+
+fn plain(slots: &[AtomicU32]) -> Vec<u32> {
+    slots.iter().map(|s| s.load(Relaxed)).collect()
+}
+
+fn atomic(values: Vec<u32>) -> Vec<AtomicU32> {
+    values.into_iter().map(AtomicU32::new).collect()
 }
 
 fn splitmix64(mut x: u64) -> u64 {
