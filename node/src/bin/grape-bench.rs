@@ -177,6 +177,9 @@ fn ground_truth(
         .collect()
 }
 
+/// A query's index, the ids it found and how long it took.
+type Timed = (usize, Vec<PointId>, Duration);
+
 struct Run {
     results: Vec<Vec<PointId>>,
     qps: f64,
@@ -197,28 +200,27 @@ fn run_queries(
     };
     let next = AtomicUsize::new(0);
     let started = Instant::now();
-    let per_thread: Vec<anyhow::Result<Vec<(usize, Vec<PointId>, Duration)>>> =
-        std::thread::scope(|s| {
-            let workers: Vec<_> = (0..threads.max(1))
-                .map(|_| {
-                    s.spawn(|| {
-                        let mut done = Vec::new();
-                        loop {
-                            let i = next.fetch_add(1, Ordering::Relaxed);
-                            let Some(q) = queries.get(i) else { break };
-                            let t = Instant::now();
-                            let ids = search(collection, q, params.clone())?;
-                            done.push((i, ids, t.elapsed()));
-                        }
-                        Ok(done)
-                    })
+    let per_thread: Vec<anyhow::Result<Vec<Timed>>> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads.max(1))
+            .map(|_| {
+                s.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(q) = queries.get(i) else { break };
+                        let t = Instant::now();
+                        let ids = search(collection, q, params.clone())?;
+                        done.push((i, ids, t.elapsed()));
+                    }
+                    Ok(done)
                 })
-                .collect();
-            workers
-                .into_iter()
-                .map(|w| w.join().expect("search thread panicked"))
-                .collect()
-        });
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("search thread panicked"))
+            .collect()
+    });
     let elapsed = started.elapsed();
     let mut results = vec![Vec::new(); queries.len()];
     let mut latencies = Vec::with_capacity(queries.len());
