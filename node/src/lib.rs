@@ -29,6 +29,7 @@ pub mod error;
 pub mod filter;
 pub mod index;
 pub mod payload;
+pub mod query;
 pub mod routing;
 pub mod shard;
 pub mod snapshot;

@@ -177,6 +177,7 @@ impl Shard {
                     score: hit.score,
                     payload: rec.payload,
                     vector: rec.vector,
+                    order_value: None,
                 }
             })
             .collect())

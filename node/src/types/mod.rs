@@ -3,9 +3,11 @@
 pub mod collection;
 pub mod operations;
 pub mod point;
+pub mod query;
 pub mod requests;
 
 pub use collection::*;
 pub use operations::*;
 pub use point::*;
+pub use query::*;
 pub use requests::*;

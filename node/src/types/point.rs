@@ -139,4 +139,15 @@ pub struct ScoredPoint {
     pub score: f32,
     pub payload: Option<Payload>,
     pub vector: Option<VectorStruct>,
+    /// The payload value a query ordered by (`order_by`), absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_value: Option<OrderValue>,
+}
+
+/// A payload value used for ordering: an integer or a float.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum OrderValue {
+    Int(i64),
+    Float(f64),
 }

@@ -1,0 +1,491 @@
+//! The query module against brute-force references computed here.
+
+use serde_json::json;
+
+use super::*;
+
+/// A small collection `c` with 2-d points `i = 0..n`: vector `[cos θ, sin θ] * (1 + i/10)`,
+/// payload `{"i": i, "color": one of red/green/blue, "tags": [...]}`.
+fn setup(distance: &str, n: u64) -> (tempfile::TempDir, Engine) {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path()).unwrap();
+    engine
+        .create_collection(
+            "c",
+            serde_json::from_value(json!({"vectors": {"size": 2, "distance": distance}})).unwrap(),
+        )
+        .unwrap();
+    let colors = ["red", "green", "blue"];
+    let points: Vec<serde_json::Value> = (0..n)
+        .map(|i| {
+            json!({
+                "id": i,
+                "vector": vector_of_point(i),
+                "payload": {
+                    "i": i,
+                    "color": colors[(i % 3) as usize],
+                    "tags": if i % 2 == 0 { json!(["even", "all"]) } else { json!(["all"]) },
+                }
+            })
+        })
+        .collect();
+    let op: PointOperation = serde_json::from_value(json!({"upsert": {"points": points}})).unwrap();
+    engine
+        .collection("c")
+        .unwrap()
+        .update(vec![op], true)
+        .unwrap();
+    (dir, engine)
+}
+
+fn vector_of_point(i: u64) -> Vec<f32> {
+    let theta = i as f32 * 0.37;
+    let r = 1.0 + i as f32 / 10.0;
+    vec![theta.cos() * r, theta.sin() * r]
+}
+
+fn request(body: serde_json::Value) -> QueryRequest {
+    serde_json::from_value(body).unwrap()
+}
+
+fn ids(points: &[ScoredPoint]) -> Vec<u64> {
+    points
+        .iter()
+        .map(|p| match p.id {
+            PointId::Num(n) => n,
+            PointId::Uuid(_) => panic!("uuid"),
+        })
+        .collect()
+}
+
+/// Ids of all points sorted by `key` (best first), ties by id.
+fn brute_force(n: u64, key: impl Fn(u64) -> f32, higher_is_better: bool) -> Vec<u64> {
+    let mut all: Vec<u64> = (0..n).collect();
+    all.sort_by(|&a, &b| {
+        let o = key(a).total_cmp(&key(b));
+        if higher_is_better { o.reverse() } else { o }.then(a.cmp(&b))
+    });
+    all
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+fn euclid(a: &[f32], b: &[f32]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).powi(2))
+        .sum::<f32>()
+        .sqrt()
+}
+
+#[test]
+fn nearest_by_vector_matches_brute_force_with_offset_and_scores() {
+    let (_dir, engine) = setup("Euclid", 40);
+    let q = [0.3f32, -1.2];
+    let got = query(
+        &engine,
+        "c",
+        request(json!({"query": q, "limit": 5, "offset": 2, "with_payload": true})),
+    )
+    .unwrap();
+    let expected = brute_force(40, |i| euclid(&q, &vector_of_point(i)), false);
+    assert_eq!(ids(&got), expected[2..7]);
+    for p in &got {
+        let i = ids(std::slice::from_ref(p))[0];
+        assert!((p.score - euclid(&q, &vector_of_point(i))).abs() < 1e-4);
+        assert_eq!(p.payload.as_ref().unwrap()["i"], json!(i));
+        assert!(p.vector.is_none());
+    }
+}
+
+#[test]
+fn nearest_by_id_excludes_the_point_itself() {
+    let (_dir, engine) = setup("Dot", 30);
+    let got = query(&engine, "c", request(json!({"query": 7, "limit": 4}))).unwrap();
+    let me = vector_of_point(7);
+    let expected: Vec<u64> = brute_force(30, |i| dot(&me, &vector_of_point(i)), true)
+        .into_iter()
+        .filter(|&i| i != 7)
+        .take(4)
+        .collect();
+    assert_eq!(ids(&got), expected);
+    // Unknown id: 404-style error.
+    assert!(matches!(
+        query(&engine, "c", request(json!({"query": 999}))),
+        Err(GrapeError::PointNotFound(_))
+    ));
+}
+
+#[test]
+fn recommend_average_vector_and_best_score() {
+    let (_dir, engine) = setup("Dot", 30);
+    let (p1, p2, n1) = (vector_of_point(3), vector_of_point(5), vector_of_point(20));
+    let target: Vec<f32> = (0..2)
+        .map(|d| {
+            let avg_pos = (p1[d] + p2[d]) / 2.0;
+            avg_pos + avg_pos - n1[d]
+        })
+        .collect();
+    let got = recommend(
+        &engine,
+        "c",
+        serde_json::from_value(json!({"positive": [3, 5], "negative": [20], "limit": 5})).unwrap(),
+    )
+    .unwrap();
+    let expected: Vec<u64> = brute_force(30, |i| dot(&target, &vector_of_point(i)), true)
+        .into_iter()
+        .filter(|i| ![3, 5, 20].contains(i))
+        .take(5)
+        .collect();
+    assert_eq!(ids(&got), expected);
+
+    let best = |i: u64| {
+        let v = vector_of_point(i);
+        let pos = dot(&p1, &v).max(dot(&p2, &v));
+        let neg = dot(&n1, &v);
+        if pos > neg {
+            scaled_fast_sigmoid(pos)
+        } else {
+            -scaled_fast_sigmoid(neg)
+        }
+    };
+    let got = query(
+        &engine,
+        "c",
+        request(json!({"query": {"recommend": {"positive": [3, 5], "negative": [20], "strategy": "best_score"}}, "limit": 6})),
+    )
+    .unwrap();
+    let expected: Vec<u64> = brute_force(30, best, true)
+        .into_iter()
+        .filter(|i| ![3, 5, 20].contains(i))
+        .take(6)
+        .collect();
+    assert_eq!(ids(&got), expected);
+    for p in &got {
+        assert!((p.score - best(ids(std::slice::from_ref(p))[0])).abs() < 1e-5);
+    }
+
+    // sum_scores with a raw vector example.
+    let raw = [1.0f32, 0.0];
+    let got = query(
+        &engine,
+        "c",
+        request(json!({"query": {"recommend": {"positive": [raw], "negative": [4], "strategy": "sum_scores"}}, "limit": 3})),
+    )
+    .unwrap();
+    let n4 = vector_of_point(4);
+    let expected: Vec<u64> = brute_force(
+        30,
+        |i| dot(&raw, &vector_of_point(i)) - dot(&n4, &vector_of_point(i)),
+        true,
+    )
+    .into_iter()
+    .filter(|&i| i != 4)
+    .take(3)
+    .collect();
+    assert_eq!(ids(&got), expected);
+}
+
+#[test]
+fn recommend_without_examples_is_bad_input() {
+    let (_dir, engine) = setup("Dot", 5);
+    let err = recommend(
+        &engine,
+        "c",
+        serde_json::from_value(json!({"positive": [], "limit": 3})).unwrap(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, GrapeError::BadInput(_)), "{err}");
+}
+
+#[test]
+fn prefetch_results_are_rescored_by_the_outer_query() {
+    let (_dir, engine) = setup("Dot", 40);
+    let a = [1.0f32, 0.0];
+    let b = [0.0f32, 1.0];
+    let got = query(
+        &engine,
+        "c",
+        request(json!({"prefetch": {"query": a, "limit": 8}, "query": b, "limit": 3})),
+    )
+    .unwrap();
+    let candidates: Vec<u64> =
+        brute_force(40, |i| dot(&a, &vector_of_point(i)), true)[..8].to_vec();
+    let mut expected = candidates.clone();
+    expected.sort_by(|&x, &y| {
+        dot(&b, &vector_of_point(y))
+            .total_cmp(&dot(&b, &vector_of_point(x)))
+            .then(x.cmp(&y))
+    });
+    expected.truncate(3);
+    assert_eq!(ids(&got), expected);
+}
+
+#[test]
+fn rrf_fuses_prefetches_by_rank() {
+    let (_dir, engine) = setup("Dot", 40);
+    let a = [1.0f32, 0.2];
+    let b = [-0.3f32, 1.0];
+    let got = query(
+        &engine,
+        "c",
+        request(json!({
+            "prefetch": [{"query": a, "limit": 6}, {"query": b, "limit": 6}],
+            "query": {"fusion": "rrf"},
+            "limit": 4
+        })),
+    )
+    .unwrap();
+    let la = brute_force(40, |i| dot(&a, &vector_of_point(i)), true)[..6].to_vec();
+    let lb = brute_force(40, |i| dot(&b, &vector_of_point(i)), true)[..6].to_vec();
+    let rrf_score = |i: u64| {
+        let part = |l: &[u64]| {
+            l.iter()
+                .position(|&x| x == i)
+                .map_or(0.0, |r| 1.0 / (DEFAULT_RRF_K as f32 + r as f32 + 1.0))
+        };
+        part(&la) + part(&lb)
+    };
+    let mut union: Vec<u64> = la.iter().chain(&lb).copied().collect();
+    union.sort();
+    union.dedup();
+    union.sort_by(|&x, &y| rrf_score(y).total_cmp(&rrf_score(x)).then(x.cmp(&y)));
+    assert_eq!(ids(&got), union[..4]);
+    for p in &got {
+        assert!((p.score - rrf_score(ids(std::slice::from_ref(p))[0])).abs() < 1e-6);
+    }
+    // Fusion without prefetch is refused.
+    assert!(matches!(
+        query(&engine, "c", request(json!({"query": {"fusion": "rrf"}}))),
+        Err(GrapeError::BadInput(_))
+    ));
+}
+
+#[test]
+fn order_by_needs_a_range_index_and_orders_by_payload() {
+    let (_dir, engine) = setup("Dot", 20);
+    let body = json!({"query": {"order_by": {"key": "i", "direction": "desc", "start_from": 15}}, "limit": 3});
+    assert!(matches!(
+        query(&engine, "c", request(body.clone())),
+        Err(GrapeError::BadInput(_))
+    ));
+    engine
+        .create_field_index("c", "i", json!("integer"))
+        .unwrap();
+    let got = query(&engine, "c", request(body)).unwrap();
+    assert_eq!(ids(&got), vec![15, 14, 13]);
+    assert_eq!(got[0].order_value, Some(OrderValue::Int(15)));
+    let got = query(
+        &engine,
+        "c",
+        request(json!({"query": {"order_by": "i"}, "limit": 2})),
+    )
+    .unwrap();
+    assert_eq!(ids(&got), vec![0, 1]);
+}
+
+#[test]
+fn sample_returns_distinct_existing_points() {
+    let (_dir, engine) = setup("Dot", 20);
+    let got = query(
+        &engine,
+        "c",
+        request(json!({"query": {"sample": "random"}, "limit": 7})),
+    )
+    .unwrap();
+    let mut got = ids(&got);
+    assert_eq!(got.len(), 7);
+    got.sort();
+    got.dedup();
+    assert_eq!(got.len(), 7);
+    assert!(got.iter().all(|&i| i < 20));
+}
+
+#[test]
+fn query_without_query_lists_points_by_id() {
+    let (_dir, engine) = setup("Dot", 20);
+    let got = query(&engine, "c", request(json!({"limit": 3, "offset": 2}))).unwrap();
+    assert_eq!(ids(&got), vec![2, 3, 4]);
+}
+
+#[test]
+fn groups_take_the_best_hits_of_the_best_groups() {
+    let (_dir, engine) = setup("Dot", 30);
+    let q = [0.6f32, 0.8];
+    let result = query_groups(
+        &engine,
+        "c",
+        serde_json::from_value(json!({"query": q, "group_by": "color", "group_size": 2, "limit": 2, "with_payload": true}))
+            .unwrap(),
+    )
+    .unwrap();
+    let ranked = brute_force(30, |i| dot(&q, &vector_of_point(i)), true);
+    let colors = ["red", "green", "blue"];
+    let mut expected: Vec<(String, Vec<u64>)> = Vec::new();
+    for i in ranked {
+        let color = colors[(i % 3) as usize].to_string();
+        match expected.iter().position(|(c, _)| *c == color) {
+            Some(g) if expected[g].1.len() < 2 => expected[g].1.push(i),
+            Some(_) => {}
+            None if expected.len() < 2 => expected.push((color, vec![i])),
+            None => {}
+        }
+    }
+    let got: Vec<(String, Vec<u64>)> = result
+        .groups
+        .iter()
+        .map(|g| match &g.id {
+            GroupId::Keyword(c) => (c.clone(), ids(&g.hits)),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(got, expected);
+    assert!(result.groups[0].hits[0].payload.is_some());
+}
+
+#[test]
+fn groups_can_look_up_records_in_another_collection() {
+    let (_dir, engine) = setup("Dot", 12);
+    engine
+        .create_collection(
+            "owners",
+            serde_json::from_value(json!({"vectors": {"size": 2, "distance": "Dot"}})).unwrap(),
+        )
+        .unwrap();
+    let op: PointOperation = serde_json::from_value(json!({"upsert": {"points": [
+        {"id": 0, "vector": [1.0, 0.0], "payload": {"name": "zero"}},
+        {"id": 1, "vector": [1.0, 0.0], "payload": {"name": "one"}},
+    ]}}))
+    .unwrap();
+    engine
+        .collection("owners")
+        .unwrap()
+        .update(vec![op], true)
+        .unwrap();
+    let result = search_groups(
+        &engine,
+        "c",
+        serde_json::from_value(json!({"vector": [1.0, 0.0], "group_by": "i", "group_size": 1, "limit": 20, "with_lookup": "owners"}))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(result.groups.len(), 12);
+    for group in &result.groups {
+        let lookup = group
+            .lookup
+            .as_ref()
+            .map(|r| r.payload.clone().unwrap()["name"].clone());
+        match group.id {
+            GroupId::Integer(0) => assert_eq!(lookup, Some(json!("zero"))),
+            GroupId::Integer(1) => assert_eq!(lookup, Some(json!("one"))),
+            _ => assert_eq!(lookup, None),
+        }
+    }
+}
+
+#[test]
+fn facet_counts_values_and_needs_an_index() {
+    let (_dir, engine) = setup("Dot", 10);
+    let req = |key: &str| -> FacetRequest { serde_json::from_value(json!({"key": key})).unwrap() };
+    assert!(matches!(
+        facet(&engine, "c", req("color")),
+        Err(GrapeError::BadInput(_))
+    ));
+    engine
+        .create_field_index("c", "color", json!("keyword"))
+        .unwrap();
+    engine
+        .create_field_index("c", "tags", json!({"type": "keyword"}))
+        .unwrap();
+    let got = facet(&engine, "c", req("color")).unwrap();
+    // ids 0..10: red = 0,3,6,9; green = 1,4,7; blue = 2,5,8.
+    assert_eq!(
+        got.hits,
+        vec![
+            FacetValueHit {
+                value: FacetValue::Keyword("red".into()),
+                count: 4
+            },
+            FacetValueHit {
+                value: FacetValue::Keyword("blue".into()),
+                count: 3
+            },
+            FacetValueHit {
+                value: FacetValue::Keyword("green".into()),
+                count: 3
+            },
+        ]
+    );
+    // Array values count once per point.
+    let got = facet(&engine, "c", req("tags")).unwrap();
+    assert_eq!(
+        got.hits[0],
+        FacetValueHit {
+            value: FacetValue::Keyword("all".into()),
+            count: 10
+        }
+    );
+    assert_eq!(
+        got.hits[1],
+        FacetValueHit {
+            value: FacetValue::Keyword("even".into()),
+            count: 5
+        }
+    );
+}
+
+#[test]
+fn lookup_from_takes_vectors_from_another_collection() {
+    let (_dir, engine) = setup("Dot", 20);
+    engine
+        .create_collection(
+            "other",
+            serde_json::from_value(json!({"vectors": {"size": 2, "distance": "Dot"}})).unwrap(),
+        )
+        .unwrap();
+    let op: PointOperation =
+        serde_json::from_value(json!({"upsert": {"points": [{"id": 3, "vector": [0.0, 1.0]}]}}))
+            .unwrap();
+    engine
+        .collection("other")
+        .unwrap()
+        .update(vec![op], true)
+        .unwrap();
+    let got = query(
+        &engine,
+        "c",
+        request(json!({"query": 3, "lookup_from": {"collection": "other"}, "limit": 3})),
+    )
+    .unwrap();
+    let expected = brute_force(20, |i| dot(&[0.0, 1.0], &vector_of_point(i)), true);
+    // The id refers to the other collection: point 3 of `c` is not excluded.
+    assert_eq!(ids(&got), expected[..3]);
+}
+
+#[test]
+fn search_batch_and_unsupported_inputs() {
+    let (_dir, engine) = setup("Dot", 10);
+    let requests: Vec<SearchRequest> = serde_json::from_value(json!([
+        {"vector": [1.0, 0.0], "limit": 2},
+        {"vector": [0.0, 1.0], "limit": 3},
+    ]))
+    .unwrap();
+    let got = search_batch(&engine, "c", &requests).unwrap();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[1].len(), 3);
+    for body in [
+        json!({"query": {"indices": [1], "values": [0.5]}}),
+        json!({"query": [[1.0, 0.0]]}),
+        json!({"query": "not-a-uuid"}),
+        json!({"query": {"nearest": [1.0, 0.0], "mmr": {"diversity": 0.5}}}),
+    ] {
+        let err = query(&engine, "c", request(body.clone())).unwrap_err();
+        assert!(matches!(err, GrapeError::BadInput(_)), "{body}: {err}");
+    }
+    assert!(matches!(
+        query(&engine, "missing", QueryRequest::default()),
+        Err(GrapeError::CollectionNotFound(_))
+    ));
+}
