@@ -11,7 +11,7 @@ use grape::types::{
 };
 
 use super::dataset::{self, id_of, Dataset};
-use super::{print_load, print_row, Args, Loaded, Run, TOP};
+use super::{print_load, print_row, Args, Loaded, Run, Timed, TOP};
 
 pub fn bench(args: &Args, data: Dataset) -> anyhow::Result<()> {
     let temp = tempfile::tempdir()?;
@@ -132,23 +132,9 @@ fn run(
             .map(|w| w.join().expect("search thread panicked"))
             .collect()
     });
-    let elapsed = started.elapsed();
-    let mut results = vec![Vec::new(); queries.len()];
-    let mut latencies = Vec::with_capacity(queries.len());
+    let mut timed = Vec::with_capacity(queries.len());
     for outcome in outcomes {
-        for (i, ids, latency) in outcome? {
-            results[i] = ids;
-            latencies.push(latency);
-        }
+        timed.extend(outcome?);
     }
-    latencies.sort();
-    Ok(Run {
-        results,
-        qps: queries.len() as f64 / elapsed.as_secs_f64(),
-        p50: dataset::quantile(&latencies, 0.50),
-        p99: dataset::quantile(&latencies, 0.99),
-    })
+    Ok(Run::from_timed(queries.len(), timed, started.elapsed()))
 }
-
-/// A query's index, the ids it found and how long it took.
-type Timed = (usize, Vec<u64>, std::time::Duration);

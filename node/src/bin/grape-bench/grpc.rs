@@ -125,22 +125,11 @@ async fn run(
             })
         })
         .collect();
-    let mut results = vec![Vec::new(); queries.len()];
-    let mut latencies = Vec::with_capacity(queries.len());
+    let mut timed = Vec::with_capacity(queries.len());
     for worker in workers {
-        for (i, ids, latency) in worker.await?? {
-            results[i] = ids;
-            latencies.push(latency);
-        }
+        timed.extend(worker.await??);
     }
-    let elapsed = started.elapsed();
-    latencies.sort();
-    Ok(Run {
-        results,
-        qps: queries.len() as f64 / elapsed.as_secs_f64(),
-        p50: dataset::quantile(&latencies, 0.50),
-        p99: dataset::quantile(&latencies, 0.99),
-    })
+    Ok(Run::from_timed(queries.len(), timed, started.elapsed()))
 }
 
 async fn search(client: &Qdrant, query: &[f32], ef: Option<usize>) -> anyhow::Result<Vec<u64>> {

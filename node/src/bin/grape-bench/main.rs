@@ -69,6 +69,28 @@ pub struct Run {
     pub p99: Duration,
 }
 
+/// A query's index, the ids it found and how long it took.
+pub type Timed = (usize, Vec<u64>, Duration);
+
+impl Run {
+    /// Gathers per-query outcomes (in any order) of a pass that took `elapsed`.
+    pub fn from_timed(queries: usize, timed: Vec<Timed>, elapsed: Duration) -> Run {
+        let mut results = vec![Vec::new(); queries];
+        let mut latencies = Vec::with_capacity(queries);
+        for (i, ids, latency) in timed {
+            results[i] = ids;
+            latencies.push(latency);
+        }
+        latencies.sort();
+        Run {
+            results,
+            qps: queries as f64 / elapsed.as_secs_f64(),
+            p50: dataset::quantile(&latencies, 0.50),
+            p99: dataset::quantile(&latencies, 0.99),
+        }
+    }
+}
+
 /// What a target reports after loading the dataset.
 pub struct Loaded {
     pub elapsed: Duration,
