@@ -20,7 +20,12 @@ impl VectorSpace {
     pub fn new(params: VectorParams, hnsw: HnswConfig) -> Self {
         VectorSpace {
             vectors: DenseVectors::new(params.size, params.distance),
-            index: HnswIndex::new(hnsw.m, hnsw.ef_construct, HNSW_SEED),
+            index: HnswIndex::new(
+                hnsw.m,
+                hnsw.ef_construct,
+                HNSW_SEED,
+                hnsw.max_indexing_threads,
+            ),
             present: Vec::new(),
             params,
             hnsw,
