@@ -1,8 +1,5 @@
 //! The gRPC API, driven by the official `qdrant-client` crate against a real `grape-node`
 //! process. Answers are checked against a brute-force reference computed here.
-//!
-//! Assertions that depend on filters or payload key selection state Qdrant's semantics; they
-//! fail while `filter/` and `payload/` are stubs (until the filter branch lands).
 
 use std::collections::{BTreeSet, HashMap};
 use std::fs::File;
@@ -552,13 +549,11 @@ async fn search_selects_payload_keys() {
         .expect("search")
         .result;
     assert_eq!(num(&hits[0].id), 1);
-    // Needs payload key selection from the payload branch.
     assert_eq!(payload_json(&hits[0].payload), json!({"n": 1}));
 }
 
 #[tokio::test]
 async fn filtered_search_scroll_and_count_follow_qdrant_semantics() {
-    // Needs the filter branch: the stub filter matches every point.
     let node = Node::start().await;
     let client = node.client();
     seeded(&client, "c", 30).await;
@@ -737,7 +732,6 @@ async fn points_are_deleted_by_ids_and_by_filter() {
     assert_eq!(count(&client, "c", None).await, 10);
     assert!(get_one(&client, "c", 1).await.is_none());
 
-    // Needs the filter branch: the stub filter matches every point.
     client
         .delete_points(DeletePointsBuilder::new("c").points(red()).wait(true))
         .await

@@ -23,8 +23,7 @@ def prefer_grpc(request) -> bool:
 
 
 def test_with_payload_variations_over_grpc(client, collection_name):
-    # gRPC has no "no payload" distinct from an empty map: the client shows {} (as with
-    # Qdrant). Include/exclude selection needs the payload module (the stub returns all).
+    # gRPC has no "no payload" distinct from an empty map: the client shows {} (as with Qdrant).
     seed_collection(client, collection_name, n=3)
     (r,) = client.retrieve(collection_name, ids=[1], with_payload=False)
     assert r.payload == {} and r.vector is None
