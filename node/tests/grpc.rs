@@ -25,6 +25,10 @@ use qdrant_client::qdrant::{
     UpdateCollectionBuilder, UpdatePointVectorsBuilder, UpdateStatus, UpsertPointsBuilder, Value,
     VectorParamsBuilder, VectorsConfigBuilder, VectorsSelector,
 };
+use qdrant_client::qdrant::{
+    r#match::MatchValue, DatetimeRange, GeoBoundingBox, GeoLineString, GeoPoint, GeoPolygon,
+    GeoRadius, ListValue, Struct, ValuesCount,
+};
 use qdrant_client::{Payload, Qdrant, QdrantError};
 use serde_json::{json, Value as Json};
 use tonic::Code;
@@ -1354,4 +1358,296 @@ async fn concurrent_clients_lose_no_acknowledged_write() {
         sample.len(),
         "every acknowledged point is there"
     );
+}
+
+// ---- every filter condition, converted to Qdrant's REST filter and evaluated --------------
+
+fn value_of(json: Json) -> Value {
+    let kind = match json {
+        Json::Null => Kind::NullValue(0),
+        Json::Bool(b) => Kind::BoolValue(b),
+        Json::Number(n) => match n.as_i64() {
+            Some(i) => Kind::IntegerValue(i),
+            None => Kind::DoubleValue(n.as_f64().expect("number")),
+        },
+        Json::String(s) => Kind::StringValue(s),
+        Json::Array(values) => Kind::ListValue(ListValue {
+            values: values.into_iter().map(value_of).collect(),
+        }),
+        Json::Object(map) => Kind::StructValue(Struct {
+            fields: map.into_iter().map(|(k, v)| (k, value_of(v))).collect(),
+        }),
+    };
+    Value { kind: Some(kind) }
+}
+
+fn payload_from(json: Json) -> Payload {
+    let Json::Object(map) = json else {
+        panic!("payload must be an object")
+    };
+    let fields: HashMap<String, Value> = map.into_iter().map(|(k, v)| (k, value_of(v))).collect();
+    Payload::from(fields)
+}
+
+async fn matching(client: &Qdrant, filter: Filter) -> BTreeSet<u64> {
+    let page = client
+        .scroll(
+            ScrollPointsBuilder::new("f")
+                .filter(filter.clone())
+                .limit(100),
+        )
+        .await
+        .expect("filtered scroll");
+    let ids: BTreeSet<u64> = page.result.iter().map(|p| num(&p.id)).collect();
+    assert_eq!(count(client, "f", Some(filter)).await, ids.len() as u64);
+    ids
+}
+
+fn ids(ids: &[u64]) -> BTreeSet<u64> {
+    ids.iter().copied().collect()
+}
+
+fn ts(rfc3339: &str) -> prost_types::Timestamp {
+    let t = chrono::DateTime::parse_from_rfc3339(rfc3339).expect("timestamp");
+    prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: 0,
+    }
+}
+
+fn geo(lon: f64, lat: f64) -> GeoPoint {
+    GeoPoint { lon, lat }
+}
+
+#[tokio::test]
+async fn every_filter_condition_follows_qdrant_semantics() {
+    let node = Node::start().await;
+    let client = node.client();
+    create_cosine(&client, "f").await;
+    let payloads = [
+        json!({"city": "Paris", "tags": ["a", "b"], "n": 1, "loc": {"lon": 2.35, "lat": 48.85},
+               "at": "2024-01-01T00:00:00Z", "items": [{"k": "x", "v": 1}, {"k": "y", "v": 2}],
+               "text": "the quick brown fox"}),
+        json!({"city": "Berlin", "tags": [], "n": 5, "loc": {"lon": 13.40, "lat": 52.52},
+               "at": "2024-06-01T00:00:00Z", "items": [{"k": "x", "v": 3}], "text": "lazy dog",
+               "maybe": null}),
+        json!({"city": "London", "tags": ["c"], "n": 10, "loc": {"lon": -0.12, "lat": 51.50},
+               "at": "2025-01-01T00:00:00Z", "items": [], "text": "quick dog"}),
+        json!({"n": 7, "flag": true}),
+    ];
+    let points: Vec<PointStruct> = payloads
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| PointStruct::new(i as u64, vector_of(i as u64), payload_from(p)))
+        .collect();
+    client
+        .upsert_points(UpsertPointsBuilder::new("f", points).wait(true))
+        .await
+        .expect("upsert");
+
+    let city = |c: &str| Condition::matches("city", c.to_string());
+    let cases: Vec<(&str, Filter, BTreeSet<u64>)> = vec![
+        ("match value", Filter::must([city("Paris")]), ids(&[0])),
+        (
+            "match any",
+            Filter::must([Condition::matches(
+                "city",
+                vec!["Paris".to_string(), "London".to_string()],
+            )]),
+            ids(&[0, 2]),
+        ),
+        (
+            "match except",
+            Filter {
+                must: vec![Condition::matches(
+                    "city",
+                    !MatchValue::Keyword("Paris".into()),
+                )],
+                must_not: vec![Condition::is_empty("city")],
+                ..Default::default()
+            },
+            ids(&[1, 2]),
+        ),
+        (
+            "match integer",
+            Filter::must([Condition::matches("n", 7i64)]),
+            ids(&[3]),
+        ),
+        (
+            "match bool",
+            Filter::must([Condition::matches("flag", true)]),
+            ids(&[3]),
+        ),
+        (
+            "match text",
+            Filter::must([Condition::matches_text("text", "quick")]),
+            ids(&[0, 2]),
+        ),
+        (
+            "range",
+            Filter::must([Condition::range(
+                "n",
+                Range {
+                    gte: Some(5.0),
+                    lt: Some(10.0),
+                    ..Default::default()
+                },
+            )]),
+            ids(&[1, 3]),
+        ),
+        (
+            "datetime range",
+            Filter::must([Condition::datetime_range(
+                "at",
+                DatetimeRange {
+                    gte: Some(ts("2024-03-01T00:00:00Z")),
+                    ..Default::default()
+                },
+            )]),
+            ids(&[1, 2]),
+        ),
+        (
+            "values count",
+            Filter::must([Condition::values_count(
+                "tags",
+                ValuesCount {
+                    gte: Some(1),
+                    ..Default::default()
+                },
+            )]),
+            ids(&[0, 2]),
+        ),
+        (
+            "is empty",
+            Filter::must([Condition::is_empty("tags")]),
+            ids(&[1, 3]),
+        ),
+        (
+            "is null",
+            Filter::must([Condition::is_null("maybe")]),
+            ids(&[1]),
+        ),
+        (
+            "has id",
+            Filter::must([Condition::has_id([0u64, 3])]),
+            ids(&[0, 3]),
+        ),
+        (
+            "has vector",
+            Filter::must([Condition::has_vector("")]),
+            ids(&[0, 1, 2, 3]),
+        ),
+        (
+            "geo radius",
+            Filter::must([Condition::geo_radius(
+                "loc",
+                GeoRadius {
+                    center: Some(geo(2.3, 48.8)),
+                    radius: 100_000.0,
+                },
+            )]),
+            ids(&[0]),
+        ),
+        (
+            "geo bounding box",
+            Filter::must([Condition::geo_bounding_box(
+                "loc",
+                GeoBoundingBox {
+                    top_left: Some(geo(0.0, 55.0)),
+                    bottom_right: Some(geo(15.0, 45.0)),
+                },
+            )]),
+            ids(&[0, 1]),
+        ),
+        (
+            "geo polygon",
+            Filter::must([Condition::geo_polygon(
+                "loc",
+                GeoPolygon {
+                    exterior: Some(GeoLineString {
+                        points: vec![
+                            geo(-1.0, 51.0),
+                            geo(1.0, 51.0),
+                            geo(1.0, 52.0),
+                            geo(-1.0, 52.0),
+                            geo(-1.0, 51.0),
+                        ],
+                    }),
+                    interiors: Vec::new(),
+                },
+            )]),
+            ids(&[2]),
+        ),
+        (
+            "nested: both conditions on one array element",
+            Filter::must([Condition::nested(
+                "items",
+                Filter::must([
+                    Condition::matches("k", "x".to_string()),
+                    Condition::range(
+                        "v",
+                        Range {
+                            gte: Some(2.0),
+                            ..Default::default()
+                        },
+                    ),
+                ]),
+            )]),
+            ids(&[1]),
+        ),
+        (
+            "should",
+            Filter::should([city("Paris"), Condition::matches("n", 10i64)]),
+            ids(&[0, 2]),
+        ),
+        (
+            "must not",
+            Filter::must_not([city("Paris")]),
+            ids(&[1, 2, 3]),
+        ),
+        (
+            "min should",
+            Filter::min_should(
+                2,
+                [
+                    city("Paris"),
+                    Condition::range(
+                        "n",
+                        Range {
+                            gte: Some(5.0),
+                            ..Default::default()
+                        },
+                    ),
+                    Condition::values_count(
+                        "tags",
+                        ValuesCount {
+                            gte: Some(1),
+                            ..Default::default()
+                        },
+                    ),
+                ],
+            ),
+            ids(&[0, 2]),
+        ),
+        (
+            "a filter as a condition",
+            Filter::must([
+                Filter::should([city("Berlin"), Condition::matches("flag", true)]).into(),
+            ]),
+            ids(&[1, 3]),
+        ),
+    ];
+    for (name, filter, expected) in cases {
+        assert_eq!(matching(&client, filter).await, expected, "{name}");
+    }
+
+    let status = status_of(
+        client
+            .scroll(
+                ScrollPointsBuilder::new("f")
+                    .filter(Filter::must([Condition::matches_prefix("city", "Par")])),
+            )
+            .await,
+    );
+    assert_eq!(status.code(), Code::Unimplemented, "{status:?}");
 }
