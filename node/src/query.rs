@@ -481,7 +481,9 @@ impl<'e> Planner<'e> {
                 order_hits(records, &order, top)
             }
             Query::Sample(_) => Ok(sample(ids, top)),
-            Query::Fusion(_) | Query::Rrf(_) => unreachable!("fusion is handled by combine"),
+            Query::Fusion(_) | Query::Rrf(_) => Err(GrapeError::Internal(
+                "fusion queries are combined, not rescored".to_string(),
+            )),
         }
     }
 
@@ -727,7 +729,13 @@ impl<'e> Planner<'e> {
             ));
         }
         let path = parse_path(&params.group_by)?;
-        let total = self.collection.info().points_count.max(1);
+        let total = self
+            .collection
+            .shards()
+            .iter()
+            .map(|s| s.points_count())
+            .sum::<usize>()
+            .max(1);
         let mut top = (params.limit * params.group_size * 2).max(DEFAULT_QUERY_LIMIT);
         let groups = loop {
             let ranked = self.run_request(&query, top)?;

@@ -943,3 +943,78 @@ fn settings_come_from_a_config_file_and_the_environment() {
     assert_eq!(status, 200);
     assert!(data.join("meta").exists());
 }
+
+#[test]
+fn snapshot_listing_deletion_and_refusals() {
+    let node = Node::start();
+    seed(&node, "sn", 4);
+    // Without waiting: 202 accepted, and the snapshot shows up shortly.
+    let (status, body) = node.call("POST", "/collections/sn/snapshots?wait=false", None);
+    assert_eq!((status, body["status"].clone()), (202, json!("accepted")));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let name = loop {
+        let listed = node.ok("GET", "/collections/sn/snapshots", None);
+        if let Some(first) = listed.as_array().unwrap().first() {
+            break first["name"].as_str().unwrap().to_string();
+        }
+        assert!(Instant::now() < deadline, "snapshot never appeared");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let path = format!("/collections/sn/snapshots/{name}");
+    let response = ureq::get(&format!("{}{path}", node.base)).call().unwrap();
+    assert_eq!(response.content_type(), "application/octet-stream");
+    // A checksum mismatch is refused before anything is recovered.
+    let (status, body) = node.call(
+        "PUT",
+        "/collections/other/snapshots/recover",
+        Some(json!({"location": format!("{}{path}", node.base), "checksum": "abc"})),
+    );
+    assert!(assert_error(status, &body, 400).contains("checksum"));
+    assert_eq!(
+        node.ok("GET", "/collections/other/exists", None)["exists"],
+        false
+    );
+    // Remote locations and missing files are refused.
+    let (status, body) = node.call(
+        "PUT",
+        "/collections/other/snapshots/recover",
+        Some(json!({"location": "http://192.0.2.1:6333/collections/sn/snapshots/x.snapshot"})),
+    );
+    assert_error(status, &body, 400);
+    let (status, body) = node.call(
+        "PUT",
+        "/collections/other/snapshots/recover",
+        Some(json!({"location": "file:///no/such/file.snapshot"})),
+    );
+    assert_error(status, &body, 404);
+    // A multipart body without the `snapshot` field.
+    let boundary = "b0undary";
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"other\"\r\n\r\nx\r\n--{boundary}--\r\n"
+    );
+    let response = ureq::post(&format!("{}/collections/other/snapshots/upload", node.base))
+        .set(
+            "content-type",
+            &format!("multipart/form-data; boundary={boundary}"),
+        )
+        .send_string(&body);
+    match response {
+        Err(ureq::Error::Status(400, r)) => {
+            let body: Value = r.into_json().unwrap();
+            assert!(body["status"]["error"]
+                .as_str()
+                .unwrap()
+                .contains("snapshot"));
+        }
+        other => panic!("expected 400, got {other:?}"),
+    }
+    // Missing collection, bad snapshot names, deletion.
+    let (status, body) = node.call("POST", "/collections/ghost/snapshots", None);
+    assert_error(status, &body, 404);
+    let (status, body) = node.call("GET", "/collections/sn/snapshots/.hidden", None);
+    assert_error(status, &body, 400);
+    assert_eq!(node.ok("DELETE", &path, None), true);
+    let (status, body) = node.call("GET", &path, None);
+    assert_error(status, &body, 404);
+    assert_eq!(node.ok("GET", "/collections/sn/snapshots", None), json!([]));
+}

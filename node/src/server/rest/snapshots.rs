@@ -126,6 +126,12 @@ pub async fn recover(
 ) -> Result<Response, ApiError> {
     let _ = (&body.priority, &body.api_key, &params.priority);
     let path = resolve_location(&state, &body.location)?;
+    if !path.is_file() {
+        return Err(ApiError::not_found(format!(
+            "Not found: snapshot file {} does not exist",
+            path.display()
+        )));
+    }
     let checksum = body.checksum.or(params.checksum.clone());
     let engine = state.engine().clone();
     let task = blocking(move || {
