@@ -295,6 +295,23 @@ async fn health_check_reports_the_qdrant_api_version() {
 }
 
 #[tokio::test]
+async fn gzip_compressed_requests_and_answers_work() {
+    let node = Node::start().await;
+    let client = Qdrant::from_url(&node.url)
+        .compression(Some(qdrant_client::config::CompressionEncoding::Gzip))
+        .skip_compatibility_check()
+        .build()
+        .expect("client");
+    seeded(&client, "c", 20).await;
+    let hits = client
+        .search_points(SearchPointsBuilder::new("c", vector_of(4), 3).with_vectors(true))
+        .await
+        .expect("search")
+        .result;
+    assert_matches_reference(&hits, &brute_force(&vector_of(4), 0..20)[..3]);
+}
+
+#[tokio::test]
 async fn collections_are_created_inspected_updated_and_deleted() {
     let node = Node::start().await;
     let client = node.client();
