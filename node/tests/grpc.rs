@@ -295,6 +295,28 @@ async fn health_check_reports_the_qdrant_api_version() {
 }
 
 #[tokio::test]
+async fn requests_larger_than_four_mebibytes_are_accepted() {
+    let node = Node::start().await;
+    let client = node.client();
+    client
+        .create_collection(
+            CreateCollectionBuilder::new("big")
+                .vectors_config(VectorParamsBuilder::new(1024, Distance::Dot)),
+        )
+        .await
+        .expect("create");
+    // 1,200 × 1,024 floats ≈ 4.9 MB, past tonic's default 4 MiB limit.
+    let points: Vec<PointStruct> = (0..1200u64)
+        .map(|i| PointStruct::new(i, vec![i as f32 / 1200.0; 1024], Payload::new()))
+        .collect();
+    client
+        .upsert_points(UpsertPointsBuilder::new("big", points).wait(true))
+        .await
+        .expect("large upsert");
+    assert_eq!(count(&client, "big", None).await, 1200);
+}
+
+#[tokio::test]
 async fn gzip_compressed_requests_and_answers_work() {
     let node = Node::start().await;
     let client = Qdrant::from_url(&node.url)
