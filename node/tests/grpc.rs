@@ -317,6 +317,30 @@ async fn requests_larger_than_four_mebibytes_are_accepted() {
 }
 
 #[tokio::test]
+async fn standard_grpc_health_reports_serving_without_a_key() {
+    use tonic_health::pb::{
+        health_check_response::ServingStatus, health_client::HealthClient, HealthCheckRequest,
+    };
+    let node = Node::start_with(&["--api-key", "secret"]).await;
+    let channel = tonic::transport::Channel::from_shared(node.url.clone())
+        .expect("url")
+        .connect()
+        .await
+        .expect("connect");
+    let mut health = HealthClient::new(channel);
+    for service in ["", "qdrant.Points", "qdrant.Collections"] {
+        let reply = health
+            .check(HealthCheckRequest {
+                service: service.to_string(),
+            })
+            .await
+            .expect("grpc.health.v1 check")
+            .into_inner();
+        assert_eq!(reply.status, ServingStatus::Serving as i32, "{service:?}");
+    }
+}
+
+#[tokio::test]
 async fn gzip_compressed_requests_and_answers_work() {
     let node = Node::start().await;
     let client = Qdrant::from_url(&node.url)

@@ -1,6 +1,6 @@
 //! API keys on gRPC, checked as Qdrant does: the key comes in the `api-key` metadata (or
-//! `authorization: Bearer <key>`); the read-only key allows only reading RPCs; the health
-//! check needs no key.
+//! `authorization: Bearer <key>`); the read-only key allows only reading RPCs; health checks
+//! need no key.
 
 use std::sync::Arc;
 
@@ -12,7 +12,12 @@ use tonic::Status;
 
 use crate::server::config::{Access, NodeConfig};
 
-const HEALTH_CHECK: &str = "/qdrant.Qdrant/HealthCheck";
+/// Health checks need no key, as in Qdrant.
+const HEALTH_CHECKS: &[&str] = &[
+    "/qdrant.Qdrant/HealthCheck",
+    "/grpc.health.v1.Health/Check",
+    "/grpc.health.v1.Health/Watch",
+];
 
 /// RPCs the read-only key may call (`/package.Service/Method`).
 const READ_RPCS: &[&str] = &[
@@ -56,7 +61,7 @@ pub async fn check_api_key(
     next: Next,
 ) -> Response {
     let path = request.uri().path();
-    if path == HEALTH_CHECK {
+    if HEALTH_CHECKS.contains(&path) {
         return next.run(request).await;
     }
     let presented = presented_key(request.headers());

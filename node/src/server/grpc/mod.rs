@@ -2,6 +2,8 @@
 //! `qdrant.Points` and `qdrant.Snapshots`, implemented with the message types and tonic
 //! server traits of the official `qdrant-client` crate, so the wire format is Qdrant's.
 //!
+//! `grpc.health.v1.Health` is served too, for load balancers and Kubernetes gRPC probes.
+//!
 //! Every RPC either works or answers `Unimplemented` with a message naming what is missing.
 //! Handlers run on tokio's blocking pool: the engine does file I/O (fsync) and CPU-bound search.
 
@@ -23,6 +25,7 @@ use qdrant_client::qdrant::{
 use tonic::codec::CompressionEncoding;
 use tonic::service::Routes;
 use tonic::{Request, Response, Status};
+use tonic_health::pb::health_server::{Health, HealthServer};
 
 use super::AppState;
 use crate::engine::Engine;
@@ -37,7 +40,7 @@ pub const QDRANT_API_VERSION: &str = "1.18.3";
 
 pub async fn serve(state: AppState) -> anyhow::Result<()> {
     let addr = format!("{}:{}", state.config.host, state.config.grpc_port).parse()?;
-    let mut routes = services(state.engine);
+    let mut routes = services(state.engine).add_service(standard_health().await);
     if auth::enabled(&state.config) {
         let router = routes
             .into_axum_router()
@@ -53,6 +56,25 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
         .serve(addr)
         .await?;
     Ok(())
+}
+
+/// `grpc.health.v1.Health`, for load balancers and Kubernetes gRPC probes: the server and
+/// each Qdrant service report `SERVING`.
+async fn standard_health() -> HealthServer<impl Health> {
+    let (reporter, server) = tonic_health::server::health_reporter();
+    reporter
+        .set_serving::<QdrantServer<health::HealthService>>()
+        .await;
+    reporter
+        .set_serving::<CollectionsServer<collections::CollectionsService>>()
+        .await;
+    reporter
+        .set_serving::<PointsServer<points::PointsService>>()
+        .await;
+    reporter
+        .set_serving::<SnapshotsServer<snapshots::SnapshotsService>>()
+        .await;
+    server
 }
 
 /// The four public services, accepting and sending gzip like Qdrant.
