@@ -1,5 +1,7 @@
 //! `qdrant.Points`: writes (upsert, delete, payload and vector edits, batches, field indexes)
-//! and reads (get, scroll, count, search).
+//! and reads (get, scroll, count, search, the Query API, recommend, groups, facet). The Query
+//! API family runs in [`crate::query`], shared with REST. Not implemented: discovery, the
+//! distance matrix, and adding or dropping named vectors on a live collection.
 
 use std::sync::Arc;
 
