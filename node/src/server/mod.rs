@@ -10,6 +10,9 @@ use crate::engine::Engine;
 
 pub use config::NodeConfig;
 
+/// The Qdrant API version Grape implements; the official clients compare it with their own.
+pub const QDRANT_API_VERSION: &str = "1.18.3";
+
 /// Everything a request handler needs.
 #[derive(Clone)]
 pub struct AppState {

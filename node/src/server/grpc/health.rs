@@ -3,7 +3,7 @@
 use qdrant_client::qdrant::{qdrant_server::Qdrant, HealthCheckReply, HealthCheckRequest};
 use tonic::{Request, Response, Status};
 
-use super::QDRANT_API_VERSION;
+use crate::server::QDRANT_API_VERSION;
 
 pub struct HealthService;
 

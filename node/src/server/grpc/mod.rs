@@ -34,10 +34,6 @@ use crate::engine::Engine;
 /// for batch upserts of large embeddings).
 const MAX_MESSAGE_BYTES: usize = 1 << 30;
 
-/// The Qdrant API version Grape implements, reported by the health check so clients'
-/// version checks pass.
-pub const QDRANT_API_VERSION: &str = "1.18.3";
-
 pub async fn serve(state: AppState) -> anyhow::Result<()> {
     let addr = format!("{}:{}", state.config.host, state.config.grpc_port).parse()?;
     let mut routes = services(state.engine).add_service(standard_health().await);

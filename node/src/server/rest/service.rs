@@ -8,9 +8,7 @@ use serde_json::{json, Value};
 
 use super::envelope::{ApiResult, Reply};
 use super::{blocking, RestState};
-
-/// The Qdrant API version Grape implements; the official clients compare it with their own.
-pub const QDRANT_API_VERSION: &str = "1.18.3";
+use crate::server::QDRANT_API_VERSION;
 
 /// `GET /`: `{"title", "version" (Qdrant API version), "grape_version"}`, without envelope.
 pub async fn root() -> impl IntoResponse {
