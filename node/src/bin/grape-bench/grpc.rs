@@ -1,13 +1,10 @@
 //! The gRPC target: a grape-node server driven through the official `qdrant-client` crate,
 //! with a fixed number of requests in flight, as the reference figures were measured.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use qdrant_client::qdrant::{
     point_id::PointIdOptions, CreateCollectionBuilder, Distance, HnswConfigDiffBuilder,
     PointStruct, SearchParamsBuilder, SearchPointsBuilder, UpsertPointsBuilder,
@@ -16,6 +13,7 @@ use qdrant_client::qdrant::{
 use qdrant_client::Qdrant;
 
 use super::dataset::{self, id_of, Dataset};
+use super::local_node::LocalNode;
 use super::{print_load, print_row, Args, Loaded, Run, TOP};
 
 const COLLECTION: &str = "bench";
@@ -31,7 +29,7 @@ pub fn bench(args: &Args, data: Dataset) -> anyhow::Result<()> {
                 .clone()
                 .unwrap_or_else(|| temp.path().to_path_buf());
             let node = LocalNode::start(dir)?;
-            (node.url.clone(), Some(node))
+            (node.grpc_url.clone(), Some(node))
         }
     };
     runtime.block_on(async {
@@ -146,53 +144,4 @@ async fn search(client: &Qdrant, query: &[f32], ef: Option<usize>) -> anyhow::Re
             PointIdOptions::Uuid(_) => None,
         })
         .collect())
-}
-
-/// A grape-node started from the binary next to this one, killed on drop.
-struct LocalNode {
-    child: Child,
-    url: String,
-}
-
-impl LocalNode {
-    fn start(data_dir: PathBuf) -> anyhow::Result<LocalNode> {
-        let exe = std::env::current_exe()?;
-        let binary = exe.with_file_name("grape-node");
-        let (http, grpc) = (free_port()?, free_port()?);
-        let child = Command::new(&binary)
-            .args(["--host", "127.0.0.1"])
-            .args(["--http-port", &http.to_string()])
-            .args(["--grpc-port", &grpc.to_string()])
-            .arg("--data-dir")
-            .arg(data_dir)
-            .stdout(Stdio::null())
-            .spawn()
-            .with_context(|| {
-                format!(
-                    "start {} (build it with the same profile)",
-                    binary.display()
-                )
-            })?;
-        Ok(LocalNode {
-            child,
-            url: format!("http://127.0.0.1:{grpc}"),
-        })
-    }
-
-    fn pid(&self) -> String {
-        self.child.id().to_string()
-    }
-}
-
-impl Drop for LocalNode {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
 }

@@ -2,16 +2,19 @@
 //! `shared/reference/targets.md`), loads it into Grape and prints a table of recall@10, QPS
 //! and latency per `hnsw_ef`, plus the load rate and memory.
 //!
-//! Two targets: `embedded` (the engine in this process, searched from threads) and `grpc`
-//! (a grape-node server driven through the official `qdrant-client` crate with several
-//! requests in flight, as the reference figures were measured; without `--url` a node is
-//! started from the `grape-node` binary next to this one, with data in a temporary folder).
+//! Three targets: `embedded` (the engine in this process, searched from threads), `grpc` (a
+//! grape-node server driven through the official `qdrant-client` crate with several requests
+//! in flight, as the reference figures were measured) and `rest` (the same over HTTP/JSON).
+//! Without `--url` a node is started from the `grape-node` binary next to this one, with
+//! data in a temporary folder.
 //!
 //! `cargo run --release -p grape-node --bin grape-bench -- --target grpc`
 
 mod dataset;
 mod embedded;
 mod grpc;
+mod local_node;
+mod rest;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -25,7 +28,7 @@ use dataset::Dataset;
 pub struct Args {
     #[arg(long, value_enum, default_value_t = Target::Embedded)]
     target: Target,
-    /// gRPC address of a running node (grpc target); a node is started when absent.
+    /// Address of a running node's gRPC or REST API; a node is started when absent.
     #[arg(long)]
     url: Option<String>,
     #[arg(long, default_value_t = 100_000)]
@@ -56,6 +59,7 @@ pub struct Args {
 enum Target {
     Embedded,
     Grpc,
+    Rest,
 }
 
 /// Number of neighbours asked for and scored.
@@ -103,6 +107,7 @@ fn main() -> anyhow::Result<()> {
     match args.target {
         Target::Embedded => embedded::bench(&args, data),
         Target::Grpc => grpc::bench(&args, data),
+        Target::Rest => rest::bench(&args, data),
     }
 }
 
