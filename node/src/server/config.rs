@@ -49,6 +49,12 @@ pub struct NodeConfig {
     /// When set, this key is also accepted, for reads only.
     #[arg(long, env = "GRAPE_READ_ONLY_API_KEY", hide_env_values = true)]
     pub read_only_api_key: Option<String>,
+    /// PEM certificate chain; with `--tls-key`, REST and gRPC are served over TLS.
+    #[arg(long, env = "GRAPE_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of the certificate.
+    #[arg(long, env = "GRAPE_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
     /// Log filter: a level (error, warn, info, debug, trace) or a tracing directive list.
     /// `RUST_LOG`, when set, takes precedence.
     #[arg(long, env = "GRAPE_LOG_LEVEL", default_value = "info")]
@@ -71,6 +77,8 @@ pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
     pub api_key: Option<String>,
     pub read_only_api_key: Option<String>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
     pub log_level: Option<String>,
 }
 
@@ -84,6 +92,10 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "TLS needs both a certificate (--tls-cert) and a key (--tls-key); only the {given} is set"
+    )]
+    HalfTls { given: &'static str },
     #[error("invalid config file {path}: {source}")]
     Parse {
         path: PathBuf,
@@ -129,7 +141,13 @@ impl NodeConfig {
             let file = FileConfig::read(&path)?;
             config.fill_from_file(file, matches);
         }
-        Ok(config)
+        match (&config.tls_cert, &config.tls_key) {
+            (Some(_), None) => Err(ConfigError::HalfTls {
+                given: "certificate",
+            }),
+            (None, Some(_)) => Err(ConfigError::HalfTls { given: "key" }),
+            _ => Ok(config),
+        }
     }
 
     fn fill_from_file(&mut self, file: FileConfig, matches: &ArgMatches) {
@@ -162,6 +180,12 @@ impl NodeConfig {
             file.read_only_api_key.map(Some),
             unset("read_only_api_key"),
         );
+        fill(
+            &mut self.tls_cert,
+            file.tls_cert.map(Some),
+            unset("tls_cert"),
+        );
+        fill(&mut self.tls_key, file.tls_key.map(Some), unset("tls_key"));
         fill(&mut self.log_level, file.log_level, unset("log_level"));
     }
 
@@ -316,6 +340,36 @@ mod tests {
             NodeConfig::load_from(["grape-node", "--http-port", "notaport"]).unwrap_err()
         });
         assert!(matches!(err, ConfigError::Args(_)));
+    }
+
+    #[test]
+    fn tls_needs_both_certificate_and_key() {
+        let err = with_env(&[], || {
+            NodeConfig::load_from(["grape-node", "--tls-cert", "cert.pem"]).unwrap_err()
+        });
+        assert!(
+            matches!(
+                err,
+                ConfigError::HalfTls {
+                    given: "certificate"
+                }
+            ),
+            "{err}"
+        );
+        let file = yaml("tls_key: key.pem\n");
+        let path = file.path().to_str().unwrap().to_string();
+        let err = with_env(&[], || {
+            NodeConfig::load_from(["grape-node", "--config", &path]).unwrap_err()
+        });
+        assert!(
+            matches!(err, ConfigError::HalfTls { given: "key" }),
+            "{err}"
+        );
+        let c = with_env(&[("GRAPE_TLS_KEY", "key.pem")], || {
+            NodeConfig::load_from(["grape-node", "--config", &path, "--tls-cert", "c.pem"]).unwrap()
+        });
+        assert_eq!(c.tls_cert, Some(PathBuf::from("c.pem")));
+        assert_eq!(c.tls_key, Some(PathBuf::from("key.pem")));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 pub mod config;
 pub mod grpc;
 pub mod rest;
+pub mod tls;
 
 use std::sync::Arc;
 
@@ -18,14 +19,18 @@ pub const QDRANT_API_VERSION: &str = "1.18.3";
 pub struct AppState {
     pub engine: Arc<Engine>,
     pub config: Arc<NodeConfig>,
+    /// Certificate and key when the APIs are served over TLS.
+    pub tls: Option<Arc<tls::TlsFiles>>,
 }
 
 /// Opens the engine and serves REST and gRPC until Ctrl-C or SIGTERM, then checkpoints.
 pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
+    let tls = tls::TlsFiles::load(&config)?.map(Arc::new);
     let engine = Arc::new(Engine::open(&config.data_dir)?);
     let state = AppState {
         engine: engine.clone(),
         config: Arc::new(config),
+        tls,
     };
     let shutdown = shutdown_signal();
     tokio::select! {

@@ -46,11 +46,12 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
             ));
         routes = Routes::from(router);
     }
-    tracing::info!(%addr, api_key = auth::enabled(&state.config), "gRPC listening");
-    tonic::transport::Server::builder()
-        .add_routes(routes)
-        .serve(addr)
-        .await?;
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = &state.tls {
+        builder = builder.tls_config(tls.for_grpc())?;
+    }
+    tracing::info!(%addr, api_key = auth::enabled(&state.config), tls = state.tls.is_some(), "gRPC listening");
+    builder.add_routes(routes).serve(addr).await?;
     Ok(())
 }
 

@@ -55,9 +55,22 @@ impl RestState {
 /// Binds `--host:--http-port` and serves until the future is dropped.
 pub async fn serve(state: AppState) -> anyhow::Result<()> {
     let addr = format!("{}:{}", state.config.host, state.config.http_port);
-    let listener = tokio::net::TcpListener::bind(&addr).await?;
-    tracing::info!(%addr, "REST listening");
-    axum::serve(listener, router(RestState::new(state))).await?;
+    let tls = state.tls.clone();
+    let app = router(RestState::new(state));
+    let Some(tls) = tls else {
+        let listener = tokio::net::TcpListener::bind(&addr).await?;
+        tracing::info!(%addr, "REST listening");
+        axum::serve(listener, app).await?;
+        return Ok(());
+    };
+    let addr: std::net::SocketAddr = tokio::net::lookup_host(&addr)
+        .await?
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("{addr} resolves to no address"))?;
+    tracing::info!(%addr, "REST listening with TLS");
+    axum_server::bind_rustls(addr, tls.for_rest().await?)
+        .serve(app.into_make_service())
+        .await?;
     Ok(())
 }
 
