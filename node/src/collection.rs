@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{GrapeError, Result};
 use crate::payload::JsonPath;
 use crate::routing::shard_for;
-use crate::shard::{Projection, Shard, ShardQuery, SpaceConfigs};
+use crate::shard::{IndexKind, Projection, Shard, ShardQuery, SpaceConfigs};
 use crate::types::*;
 
 /// A payload field index as declared by the user (`PUT /collections/{name}/index`).
@@ -42,12 +42,14 @@ impl Collection {
         let shards = (0..meta.config.params.shard_number)
             .map(|id| Shard::open(&dir.join("shards").join(id.to_string()), &spaces))
             .collect::<Result<Vec<_>>>()?;
-        Ok(Collection {
+        let collection = Collection {
             name: name.to_string(),
             dir: dir.to_path_buf(),
             meta: RwLock::new(meta),
             shards,
-        })
+        };
+        collection.index_fields();
+        Ok(collection)
     }
 
     pub fn name(&self) -> &str {
@@ -67,7 +69,28 @@ impl Collection {
     }
 
     pub(crate) fn set_meta(&self, meta: CollectionMeta) {
+        let schema_changed = self.meta.read().payload_schema != meta.payload_schema;
         *self.meta.write() = meta;
+        if schema_changed {
+            self.index_fields();
+        }
+    }
+
+    /// Gives every shard the payload field indexes the collection declares.
+    fn index_fields(&self) {
+        let fields: Vec<(JsonPath, IndexKind)> = self
+            .meta
+            .read()
+            .payload_schema
+            .iter()
+            .filter_map(|(field, index)| {
+                let path = JsonPath::parse(field).ok()?;
+                Some((path, IndexKind::from_schema(&index.schema)))
+            })
+            .collect();
+        self.shards
+            .iter()
+            .for_each(|s| s.set_field_indexes(&fields));
     }
 
     pub fn shards(&self) -> &[Shard] {
@@ -234,7 +257,7 @@ impl Collection {
             ),
         };
         let points = JsonPath::parse(field).map_or(0, |path| {
-            self.shards.iter().map(|s| s.count_with_field(&path)).sum()
+            self.shards.iter().map(|s| s.indexed_points(&path)).sum()
         });
         PayloadIndexInfo {
             data_type,

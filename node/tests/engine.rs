@@ -460,3 +460,126 @@ fn collection_info_reports_counts_config_and_payload_schema() {
     assert_eq!(info.config.hnsw_config.ef_construct, 64);
     assert!(info.payload_schema.contains_key("city"));
 }
+
+#[test]
+fn payload_indexes_plan_selective_filters_and_follow_updates() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path());
+    // 10 KB of 4-d vectors is 640 points: above that, unfiltered searches walk the graph.
+    create(
+        &engine,
+        "c",
+        json!({"vectors": {"size": 4, "distance": "Euclid"}, "hnsw_config": {"full_scan_threshold": 10}}),
+    );
+    let vector = |i: u64| {
+        vec![
+            (i % 17) as f32,
+            (i % 13) as f32,
+            (i % 7) as f32,
+            (i / 100) as f32,
+        ]
+    };
+    let points: Vec<_> = (0..3000u64)
+        .map(|i| json!({"id": i, "vector": vector(i), "payload": {"group": i % 100}}))
+        .collect();
+    upsert(&engine, "c", json!(points));
+    engine
+        .create_field_index("c", "group", json!("integer"))
+        .unwrap();
+
+    let group7 = json!({"must": [{"key": "group", "match": {"value": 7}}]});
+    let query = [3.0, 4.0, 5.0, 6.0];
+    let collection = engine.collection("c").unwrap();
+    let filter: grape::filter::Filter = serde_json::from_value(group7.clone()).unwrap();
+    let shard_query = grape::shard::ShardQuery {
+        vector_name: "",
+        vector: &query,
+        filter: Some(&filter),
+        params: None,
+        top: 5,
+        score_threshold: None,
+    };
+    assert_eq!(
+        collection.shards()[0].plan(&shard_query),
+        Some(grape::shard::Plan::Exact),
+        "30 indexed matches are below the threshold"
+    );
+    // Multiples of 5 match 600 points; sampling every 5th offset would see only matches and
+    // estimate 3000, so an exact plan here shows the count came from the index.
+    let fives: grape::filter::Filter = serde_json::from_value(
+        json!({"must": [{"key": "group", "match": {"any": (0..100).step_by(5).collect::<Vec<_>>()}}]}),
+    )
+    .unwrap();
+    let selective = grape::shard::ShardQuery {
+        filter: Some(&fives),
+        ..shard_query
+    };
+    assert_eq!(
+        collection.shards()[0].plan(&selective),
+        Some(grape::shard::Plan::Exact)
+    );
+    engine.delete_field_index("c", "group").unwrap();
+    assert!(
+        matches!(
+            collection.shards()[0].plan(&selective),
+            Some(grape::shard::Plan::Graph { .. })
+        ),
+        "without the index the sampled estimate is 3000"
+    );
+    engine
+        .create_field_index("c", "group", json!("integer"))
+        .unwrap();
+    let unfiltered = grape::shard::ShardQuery {
+        filter: None,
+        ..shard_query
+    };
+    assert!(matches!(
+        collection.shards()[0].plan(&unfiltered),
+        Some(grape::shard::Plan::Graph { .. })
+    ));
+
+    let found = search(
+        &engine,
+        "c",
+        json!({"vector": query, "limit": 5, "filter": group7}),
+    );
+    let distance = |i: u64| {
+        let v = vector(i);
+        v.iter()
+            .zip(query)
+            .map(|(a, b)| (a - b) * (a - b))
+            .sum::<f32>()
+            .sqrt()
+    };
+    let mut expected: Vec<u64> = (0..3000).filter(|i| i % 100 == 7).collect();
+    expected.sort_by(|a, b| distance(*a).total_cmp(&distance(*b)).then(a.cmp(b)));
+    let found_distances: Vec<f32> = found.iter().map(|p| p.score).collect();
+    let expected_distances: Vec<f32> = expected[..5].iter().map(|&i| distance(i)).collect();
+    assert_eq!(found_distances, expected_distances);
+
+    let count = |engine: &Engine| {
+        let request: CountRequest = serde_json::from_value(
+            json!({"filter": {"must": [{"key": "group", "match": {"value": 7}}]}, "exact": true}),
+        )
+        .unwrap();
+        engine.collection("c").unwrap().count(&request).unwrap()
+    };
+    assert_eq!(count(&engine), 30);
+    collection
+        .update(
+            vec![op(
+                json!({"set_payload": {"payload": {"group": 8}, "points": [7, 107]}}),
+            )],
+            true,
+        )
+        .unwrap();
+    assert_eq!(
+        count(&engine),
+        28,
+        "payload edits move points between index values"
+    );
+    assert_eq!(collection.info().payload_schema["group"].points, 3000);
+    drop(collection);
+    drop(engine);
+    assert_eq!(count(&open(dir.path())), 28, "indexes are rebuilt on open");
+}

@@ -6,6 +6,7 @@
 //! the same `apply` path, so a shard fed from a Raft log behaves identically.
 
 mod checkpoint;
+mod field_index;
 mod search;
 mod space;
 mod state;
@@ -25,6 +26,7 @@ use crate::types::{
     WithPayload, WithVector,
 };
 
+pub use field_index::IndexKind;
 pub use search::{Plan, ShardQuery};
 use space::VectorSpace;
 use state::ShardState;
@@ -142,15 +144,15 @@ impl Shard {
             .sum()
     }
 
-    /// How many live points have at least one value at each of the given payload paths.
-    pub fn count_with_field(&self, path: &payload::JsonPath) -> usize {
+    /// Declares the payload field indexes (rebuilding them from the stored payloads).
+    pub fn set_field_indexes(&self, fields: &[(payload::JsonPath, IndexKind)]) {
+        self.state.write().set_field_indexes(fields);
+    }
+
+    /// How many live points have a value at an indexed payload path.
+    pub fn indexed_points(&self, path: &payload::JsonPath) -> usize {
         let state = self.state.read();
-        state
-            .slots
-            .iter()
-            .flatten()
-            .filter(|slot| !path.values(&slot.payload).is_empty())
-            .count()
+        state.field_indexes.iter().map(|i| i.points_at(path)).sum()
     }
 
     pub fn retrieve(&self, ids: &[PointId], projection: &Projection) -> Vec<Record> {
@@ -213,7 +215,13 @@ impl Shard {
         let state = self.state.read();
         match filter {
             None => state.len(),
-            Some(_) => state.matching_offsets(filter).count(),
+            Some(f) => match state.index_candidates(f) {
+                Some(set) => set
+                    .into_iter()
+                    .filter(|&o| state.matches(o, filter))
+                    .count(),
+                None => state.matching_offsets(filter).count(),
+            },
         }
     }
 
@@ -221,7 +229,8 @@ impl Shard {
     pub fn plan(&self, query: &ShardQuery) -> Option<Plan> {
         let state = self.state.read();
         let space = state.spaces.get(query.vector_name)?;
-        Some(search::plan(&state, space, query))
+        let candidates = query.filter.and_then(|f| state.index_candidates(f));
+        Some(search::plan(&state, space, query, candidates.as_ref()))
     }
 
     pub fn dir(&self) -> &Path {

@@ -1,6 +1,8 @@
 //! Search planning inside one shard: exact scoring or HNSW traversal with the filter checked
 //! during the walk, chosen from the collection size and an estimate of the filter's selectivity.
 
+use std::collections::BTreeSet;
+
 use crate::error::Result;
 use crate::filter::Filter;
 use crate::index::{self, ScoredOffset};
@@ -40,16 +42,27 @@ pub fn search(state: &ShardState, query: &ShardQuery) -> Result<Vec<ScoredOffset
     let mut vector = query.vector.to_vec();
     index::preprocess(space.params.distance, &mut vector);
     let accept = |offset: u32| space.has(offset) && state.matches(offset, query.filter);
+    let candidates = query.filter.and_then(|f| state.index_candidates(f));
+    let exact = || {
+        exact(
+            state,
+            space,
+            &vector,
+            query.top,
+            candidates.as_ref(),
+            &accept,
+        )
+    };
 
-    let mut results = match plan(state, space, query) {
-        Plan::Exact => exact(state, space, &vector, query.top, &accept),
+    let mut results = match plan(state, space, query, candidates.as_ref()) {
+        Plan::Exact => exact(),
         Plan::Graph { ef } => {
             let found = space
                 .index
                 .search(&space.vectors, &vector, query.top, ef, &accept);
             // A selective filter can starve the walk: then score the matching points exactly.
             if found.len() < query.top {
-                exact(state, space, &vector, query.top, &accept)
+                exact()
             } else {
                 found
             }
@@ -69,16 +82,26 @@ pub fn search(state: &ShardState, query: &ShardQuery) -> Result<Vec<ScoredOffset
 }
 
 /// Chooses exact scoring when the request asks for it, when the shard's vectors are below
-/// `full_scan_threshold` (in KB, as Qdrant counts), or when the filter is estimated to match
-/// fewer points than that threshold.
-pub fn plan(state: &ShardState, space: &VectorSpace, query: &ShardQuery) -> Plan {
+/// `full_scan_threshold` (in KB, as Qdrant counts), or when the filter matches fewer points
+/// than that threshold: counted exactly from the payload indexes when they constrain it
+/// (`candidates`), else estimated by sampling.
+pub fn plan(
+    state: &ShardState,
+    space: &VectorSpace,
+    query: &ShardQuery,
+    candidates: Option<&BTreeSet<u32>>,
+) -> Plan {
     let exact_requested = query.params.is_some_and(|p| p.exact);
     let threshold_points = full_scan_points(&space.hnsw, space.params.size);
     if exact_requested || state.len() <= threshold_points {
         return Plan::Exact;
     }
     if let Some(filter) = query.filter {
-        if estimate_matches(state, filter) <= threshold_points {
+        let matches = match candidates {
+            Some(set) => set.len(),
+            None => estimate_matches(state, filter),
+        };
+        if matches <= threshold_points {
             return Plan::Exact;
         }
     }
@@ -116,13 +139,23 @@ fn estimate_matches(state: &ShardState, filter: &Filter) -> usize {
     (matching * state.len()).div_ceil(live)
 }
 
+/// Scores every accepted point: among the index candidates when known, else all points.
 fn exact(
     state: &ShardState,
     space: &VectorSpace,
     vector: &[f32],
     top: usize,
+    candidates: Option<&BTreeSet<u32>>,
     accept: &dyn Fn(u32) -> bool,
 ) -> Vec<ScoredOffset> {
-    let candidates = state.ids.values().copied().filter(|&o| accept(o));
-    index::exact_search(&space.vectors, vector, top, candidates)
+    match candidates {
+        Some(set) => {
+            let offsets = set.iter().copied().filter(|&o| accept(o));
+            index::exact_search(&space.vectors, vector, top, offsets)
+        }
+        None => {
+            let offsets = state.ids.values().copied().filter(|&o| accept(o));
+            index::exact_search(&space.vectors, vector, top, offsets)
+        }
+    }
 }

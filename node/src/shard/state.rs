@@ -4,7 +4,7 @@
 //! vector update gives the point a fresh offset and retires the old one, so the HNSW graphs
 //! only ever grow (retired offsets stay in the graph as stepping stones but are never returned).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::filter::{Filter, PointView};
 use crate::payload::{self, JsonPath};
@@ -13,6 +13,7 @@ use crate::types::{
     PointsSelector, SetPayload, UpsertPoints,
 };
 
+use super::field_index::{self, FieldIndex, IndexKind};
 use super::space::VectorSpace;
 
 /// A live point's non-vector data.
@@ -32,6 +33,8 @@ pub struct ShardState {
     /// `slots[offset]` is the point living there, or `None` for a retired offset.
     pub slots: Vec<Option<Slot>>,
     pub spaces: BTreeMap<String, VectorSpace>,
+    /// Indexes of the payload fields the collection declares (derived, never logged).
+    pub field_indexes: Vec<FieldIndex>,
 }
 
 /// A point as the filter sees it.
@@ -62,7 +65,30 @@ impl ShardState {
             ids: BTreeMap::new(),
             slots: Vec::new(),
             spaces,
+            field_indexes: Vec::new(),
         }
+    }
+
+    /// Replaces the payload field indexes, building each from the live points.
+    pub fn set_field_indexes(&mut self, fields: &[(JsonPath, IndexKind)]) {
+        self.field_indexes = fields
+            .iter()
+            .map(|(path, kind)| {
+                let mut index = FieldIndex::new(path.clone(), *kind);
+                for (offset, slot) in self.slots.iter().enumerate() {
+                    if let Some(slot) = slot {
+                        index.add(offset as u32, &slot.payload);
+                    }
+                }
+                index
+            })
+            .collect();
+    }
+
+    /// Live offsets that may match the filter, as bounded by the field indexes; `None` when
+    /// no indexed condition constrains it.
+    pub fn index_candidates(&self, filter: &Filter) -> Option<BTreeSet<u32>> {
+        field_index::filter_candidates(&self.field_indexes, filter)
     }
 
     pub fn point(&self, offset: u32) -> Option<PointRef<'_>> {
@@ -211,6 +237,9 @@ impl ShardState {
     ) -> u32 {
         self.remove(&id);
         let offset = self.slots.len() as u32;
+        for index in &mut self.field_indexes {
+            index.add(offset, &payload);
+        }
         for (name, space) in self.spaces.iter_mut() {
             let placed = space.push(vector(name).as_deref());
             debug_assert_eq!(placed, offset, "vector spaces stay aligned with slots");
@@ -237,7 +266,11 @@ impl ShardState {
 
     fn remove(&mut self, id: &PointId) {
         if let Some(offset) = self.ids.remove(id) {
-            self.slots[offset as usize] = None;
+            if let Some(slot) = self.slots[offset as usize].take() {
+                for index in &mut self.field_indexes {
+                    index.remove(offset, &slot.payload);
+                }
+            }
         }
     }
 
@@ -253,9 +286,18 @@ impl ShardState {
 
     fn edit_payloads(&mut self, seq: u64, selector: &PointsSelector, edit: impl Fn(&mut Payload)) {
         for id in self.select(selector) {
-            let slot = self.slot_mut(&id).expect("selected point");
+            let offset = self.ids[&id];
+            let slot = self.slots[offset as usize]
+                .as_mut()
+                .expect("selected point");
+            for index in &mut self.field_indexes {
+                index.remove(offset, &slot.payload);
+            }
             edit(&mut slot.payload);
             slot.version = seq;
+            for index in &mut self.field_indexes {
+                index.add(offset, &slot.payload);
+            }
         }
     }
 
