@@ -5,6 +5,7 @@
 //! match, and to enumerate those points instead of scanning the shard.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
 
 use serde_json::Value;
 
@@ -145,9 +146,9 @@ impl FieldIndex {
         }
     }
 
-    /// The offsets that may satisfy a field condition on this index's key, or `None` when
-    /// the index cannot tell.
-    fn candidates(&self, condition: &Condition) -> Option<BTreeSet<u32>> {
+    /// The offset sets whose union holds every point that may satisfy a field condition on
+    /// this index's key, or `None` when the index cannot tell.
+    fn lookup(&self, condition: &Condition) -> Option<Vec<&BTreeSet<u32>>> {
         let Condition::Field(field) = condition else {
             return None;
         };
@@ -155,7 +156,7 @@ impl FieldIndex {
             return None;
         }
         if let Some(m) = &field.r#match {
-            return self.match_candidates(m);
+            return self.match_sets(m);
         }
         let range = field.range.as_ref()?;
         let bound = |b: Option<RangeBound>| -> Option<Option<f64>> {
@@ -178,45 +179,39 @@ impl FieldIndex {
             .into_iter()
             .chain(bound(range.lte)?)
             .reduce(f64::min);
-        let lower = low.map_or(std::ops::Bound::Unbounded, |x| {
-            std::ops::Bound::Included(Number(x))
-        });
-        let upper = high.map_or(std::ops::Bound::Unbounded, |x| {
-            std::ops::Bound::Included(Number(x))
-        });
         if matches!((low, high), (Some(l), Some(h)) if l > h) {
-            return Some(BTreeSet::new());
+            return Some(Vec::new());
         }
+        let lower = low.map_or(Bound::Unbounded, |x| Bound::Included(Number(x)));
+        let upper = high.map_or(Bound::Unbounded, |x| Bound::Included(Number(x)));
         Some(
             self.by_number
                 .range((lower, upper))
-                .flat_map(|(_, s)| s.iter().copied())
+                .map(|(_, s)| s)
                 .collect(),
         )
     }
 
-    fn match_candidates(&self, m: &Match) -> Option<BTreeSet<u32>> {
-        let keys: Vec<Key> = match m {
-            Match::Value(MatchValue::Keyword(s)) => vec![Key::Text(s.clone())],
-            Match::Value(MatchValue::Integer(i)) => vec![Key::Integer(*i)],
-            Match::Value(MatchValue::Bool(b)) => vec![Key::Bool(*b)],
-            Match::Any(AnyVariants::Keywords(list)) => {
+    /// Exact-match lookups; a value of another type than the index holds cannot be answered
+    /// (a keyword index knows nothing of integer values at the same key).
+    fn match_sets(&self, m: &Match) -> Option<Vec<&BTreeSet<u32>>> {
+        let keys: Vec<Key> = match (m, self.kind) {
+            (Match::Value(MatchValue::Keyword(s)), IndexKind::Keyword | IndexKind::Uuid) => {
+                vec![Key::Text(s.clone())]
+            }
+            (Match::Value(MatchValue::Integer(i)), IndexKind::Integer) => vec![Key::Integer(*i)],
+            (Match::Value(MatchValue::Bool(b)), IndexKind::Bool) => vec![Key::Bool(*b)],
+            (Match::Any(AnyVariants::Keywords(list)), IndexKind::Keyword | IndexKind::Uuid) => {
                 list.iter().cloned().map(Key::Text).collect()
             }
-            Match::Any(AnyVariants::Integers(list)) => {
+            (Match::Any(AnyVariants::Integers(list)), IndexKind::Integer) => {
                 list.iter().copied().map(Key::Integer).collect()
             }
             _ => return None,
         };
-        Some(
-            keys.iter()
-                .filter_map(|k| self.by_key.get(k))
-                .flat_map(|s| s.iter().copied())
-                .collect(),
-        )
+        Some(keys.iter().filter_map(|k| self.by_key.get(k)).collect())
     }
 }
-
 /// Removes an offset from a value's set, dropping the set once it is empty.
 fn remove_offset<K: Ord>(map: &mut BTreeMap<K, BTreeSet<u32>>, key: &K, offset: u32) {
     if let Some(set) = map.get_mut(key) {
@@ -227,15 +222,36 @@ fn remove_offset<K: Ord>(map: &mut BTreeMap<K, BTreeSet<u32>>, key: &K, offset: 
     }
 }
 
+/// An upper bound of how many points a filter matches, from its indexed `must` conditions
+/// (cheap: no offsets are collected). `None` when no `must` condition is indexed.
+pub fn filter_cardinality(indexes: &[FieldIndex], filter: &Filter) -> Option<usize> {
+    indexed_must_sets(indexes, filter)
+        .map(|sets| sets.iter().map(|s| s.len()).sum())
+        .min()
+}
+
 /// The offsets a filter can match according to the indexes: the intersection of what the
 /// indexed `must` conditions allow. `None` when no `must` condition is indexed.
 pub fn filter_candidates(indexes: &[FieldIndex], filter: &Filter) -> Option<BTreeSet<u32>> {
-    let sets = filter
+    indexed_must_sets(indexes, filter)
+        .map(|sets| {
+            sets.into_iter()
+                .flatten()
+                .copied()
+                .collect::<BTreeSet<u32>>()
+        })
+        .reduce(|a, b| a.intersection(&b).copied().collect())
+}
+
+fn indexed_must_sets<'a>(
+    indexes: &'a [FieldIndex],
+    filter: &'a Filter,
+) -> impl Iterator<Item = Vec<&'a BTreeSet<u32>>> + 'a {
+    filter
         .must
         .iter()
         .flatten()
-        .filter_map(|condition| indexes.iter().find_map(|index| index.candidates(condition)));
-    sets.reduce(|a, b| a.intersection(&b).copied().collect())
+        .filter_map(|condition| indexes.iter().find_map(|index| index.lookup(condition)))
 }
 
 #[cfg(test)]

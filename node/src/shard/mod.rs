@@ -229,8 +229,8 @@ impl Shard {
     pub fn plan(&self, query: &ShardQuery) -> Option<Plan> {
         let state = self.state.read();
         let space = state.spaces.get(query.vector_name)?;
-        let candidates = query.filter.and_then(|f| state.index_candidates(f));
-        Some(search::plan(&state, space, query, candidates.as_ref()))
+        let cardinality = query.filter.and_then(|f| state.index_cardinality(f));
+        Some(search::plan(&state, space, query, cardinality))
     }
 
     pub fn dir(&self) -> &Path {

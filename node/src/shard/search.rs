@@ -42,8 +42,10 @@ pub fn search(state: &ShardState, query: &ShardQuery) -> Result<Vec<ScoredOffset
     let mut vector = query.vector.to_vec();
     index::preprocess(space.params.distance, &mut vector);
     let accept = |offset: u32| space.has(offset) && state.matches(offset, query.filter);
-    let candidates = query.filter.and_then(|f| state.index_candidates(f));
+    // Candidates are collected only when scoring exactly: for broad filters that would cost
+    // more than the search itself.
     let exact = || {
+        let candidates = query.filter.and_then(|f| state.index_candidates(f));
         exact(
             state,
             space,
@@ -53,8 +55,9 @@ pub fn search(state: &ShardState, query: &ShardQuery) -> Result<Vec<ScoredOffset
             &accept,
         )
     };
+    let cardinality = query.filter.and_then(|f| state.index_cardinality(f));
 
-    let mut results = match plan(state, space, query, candidates.as_ref()) {
+    let mut results = match plan(state, space, query, cardinality) {
         Plan::Exact => exact(),
         Plan::Graph { ef } => {
             let found = space
@@ -83,13 +86,13 @@ pub fn search(state: &ShardState, query: &ShardQuery) -> Result<Vec<ScoredOffset
 
 /// Chooses exact scoring when the request asks for it, when the shard's vectors are below
 /// `full_scan_threshold` (in KB, as Qdrant counts), or when the filter matches fewer points
-/// than that threshold: counted exactly from the payload indexes when they constrain it
-/// (`candidates`), else estimated by sampling.
+/// than that threshold: bounded from the payload indexes when they constrain it
+/// (`cardinality`), else estimated by sampling.
 pub fn plan(
     state: &ShardState,
     space: &VectorSpace,
     query: &ShardQuery,
-    candidates: Option<&BTreeSet<u32>>,
+    cardinality: Option<usize>,
 ) -> Plan {
     let exact_requested = query.params.is_some_and(|p| p.exact);
     let threshold_points = full_scan_points(&space.hnsw, space.params.size);
@@ -97,10 +100,7 @@ pub fn plan(
         return Plan::Exact;
     }
     if let Some(filter) = query.filter {
-        let matches = match candidates {
-            Some(set) => set.len(),
-            None => estimate_matches(state, filter),
-        };
+        let matches = cardinality.unwrap_or_else(|| estimate_matches(state, filter));
         if matches <= threshold_points {
             return Plan::Exact;
         }

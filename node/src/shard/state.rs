@@ -91,6 +91,11 @@ impl ShardState {
         field_index::filter_candidates(&self.field_indexes, filter)
     }
 
+    /// An upper bound of the points matching the filter, from the field indexes.
+    pub fn index_cardinality(&self, filter: &Filter) -> Option<usize> {
+        field_index::filter_cardinality(&self.field_indexes, filter)
+    }
+
     pub fn point(&self, offset: u32) -> Option<PointRef<'_>> {
         let slot = self.slots.get(offset as usize)?.as_ref()?;
         Some(PointRef {

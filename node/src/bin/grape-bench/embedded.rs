@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use grape::collection::Collection;
 use grape::engine::Engine;
+use grape::filter::Filter;
 use grape::types::{
     CreateCollection, NamedVector, PointId, PointOperation, PointStruct, SearchParams,
     SearchRequest, UpsertPoints, VectorStruct,
@@ -52,6 +53,48 @@ pub fn bench(args: &Args, data: Dataset) -> anyhow::Result<()> {
         let concurrent = run(&collection, &data.queries, ef, args.concurrency)?;
         print_row(ef, &truth, &single, &concurrent);
     }
+    if args.filtered {
+        filtered(&engine, &collection, &data.queries, args.ef_filtered)?;
+    }
+    Ok(())
+}
+
+/// Recall and QPS of filtered search across selectivities, with `bucket` (uniform over
+/// 0..1000) indexed: the filter `bucket < k` keeps k/1000 of the points.
+fn filtered(
+    engine: &Engine,
+    collection: &Collection,
+    queries: &[Vec<f32>],
+    ef: usize,
+) -> anyhow::Result<()> {
+    engine.create_field_index("bench", "bucket", serde_json::json!("integer"))?;
+    println!("\nFiltered search, hnsw_ef={ef}, 1 thread:\n");
+    println!("| selectivity | recall@10 | QPS |\n|---|---|---|");
+    for kept in [1, 10, 100, 500, 1000] {
+        let filter: Filter = serde_json::from_value(
+            serde_json::json!({"must": [{"key": "bucket", "range": {"lt": kept}}]}),
+        )?;
+        let exact = SearchParams {
+            exact: true,
+            ..Default::default()
+        };
+        let approximate = SearchParams {
+            hnsw_ef: Some(ef),
+            ..Default::default()
+        };
+        let truth = queries
+            .iter()
+            .map(|q| search_filtered(collection, q, &exact, Some(&filter)))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let started = Instant::now();
+        let found = queries
+            .iter()
+            .map(|q| search_filtered(collection, q, &approximate, Some(&filter)))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let qps = queries.len() as f64 / started.elapsed().as_secs_f64();
+        let recall = dataset::recall(&truth, &found);
+        println!("| {:.1}% | {recall:.3} | {qps:.0} |", kept as f64 / 10.0);
+    }
     Ok(())
 }
 
@@ -64,7 +107,9 @@ fn load(collection: &Collection, points: Vec<Vec<f32>>, batch: usize) -> anyhow:
             .map(|(i, v)| PointStruct {
                 id: PointId::Num(id_of(i)),
                 vector: VectorStruct::Single(v),
-                payload: None,
+                payload: serde_json::json!({ "bucket": i % 1000 })
+                    .as_object()
+                    .cloned(),
             })
             .collect();
         let op = PointOperation::Upsert(UpsertPoints::Points { points: chunk });
@@ -78,9 +123,18 @@ fn search(
     query: &[f32],
     params: &SearchParams,
 ) -> anyhow::Result<Vec<u64>> {
+    search_filtered(collection, query, params, None)
+}
+
+fn search_filtered(
+    collection: &Collection,
+    query: &[f32],
+    params: &SearchParams,
+    filter: Option<&Filter>,
+) -> anyhow::Result<Vec<u64>> {
     let request = SearchRequest {
         vector: NamedVector::Default(query.to_vec()),
-        filter: None,
+        filter: filter.cloned(),
         params: Some(params.clone()),
         limit: TOP,
         offset: None,

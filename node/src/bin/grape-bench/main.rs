@@ -50,6 +50,12 @@ pub struct Args {
     m: usize,
     #[arg(long, default_value_t = 100)]
     ef_construct: usize,
+    /// Also measure filtered search across selectivities (embedded target).
+    #[arg(long)]
+    filtered: bool,
+    /// `hnsw_ef` of the filtered searches.
+    #[arg(long, default_value_t = 64)]
+    ef_filtered: usize,
     /// Where the engine keeps its data (a fresh temporary folder by default).
     #[arg(long)]
     data_dir: Option<PathBuf>,
