@@ -21,17 +21,7 @@ const COLLECTION: &str = "bench";
 pub fn bench(args: &Args, data: Dataset) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     let temp = tempfile::tempdir()?;
-    let (url, node) = match &args.url {
-        Some(url) => (url.clone(), None),
-        None => {
-            let dir = args
-                .data_dir
-                .clone()
-                .unwrap_or_else(|| temp.path().to_path_buf());
-            let node = LocalNode::start(dir)?;
-            (node.grpc_url.clone(), Some(node))
-        }
-    };
+    let (url, node) = LocalNode::unless_given(args, temp.path(), |n| n.grpc_url.clone())?;
     runtime.block_on(async {
         let client = Arc::new(connect(&url).await?);
         let started = Instant::now();

@@ -1,9 +1,11 @@
 //! A grape-node server process for the benchmark.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use anyhow::Context;
+
+use super::Args;
 
 /// A grape-node started from the binary next to this one, killed on drop.
 pub struct LocalNode {
@@ -13,6 +15,21 @@ pub struct LocalNode {
 }
 
 impl LocalNode {
+    /// The address to benchmark: `--url`, or that of a node started here (with data in
+    /// `--data-dir` or else `temp`), picked by `address`.
+    pub fn unless_given(
+        args: &Args,
+        temp: &Path,
+        address: impl Fn(&LocalNode) -> String,
+    ) -> anyhow::Result<(String, Option<LocalNode>)> {
+        if let Some(url) = &args.url {
+            return Ok((url.clone(), None));
+        }
+        let dir = args.data_dir.clone().unwrap_or_else(|| temp.to_path_buf());
+        let node = LocalNode::start(dir)?;
+        Ok((address(&node), Some(node)))
+    }
+
     pub fn start(data_dir: PathBuf) -> anyhow::Result<LocalNode> {
         let exe = std::env::current_exe()?;
         let binary = exe.with_file_name("grape-node");

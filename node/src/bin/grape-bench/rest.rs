@@ -14,17 +14,7 @@ const COLLECTION: &str = "bench";
 
 pub fn bench(args: &Args, data: Dataset) -> anyhow::Result<()> {
     let temp = tempfile::tempdir()?;
-    let (url, node) = match &args.url {
-        Some(url) => (url.clone(), None),
-        None => {
-            let dir = args
-                .data_dir
-                .clone()
-                .unwrap_or_else(|| temp.path().to_path_buf());
-            let node = LocalNode::start(dir)?;
-            (node.http_url.clone(), Some(node))
-        }
-    };
+    let (url, node) = LocalNode::unless_given(args, temp.path(), |n| n.http_url.clone())?;
     let agent = ureq::AgentBuilder::new().build();
     wait_until_ready(&agent, &url)?;
     let started = Instant::now();
