@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
@@ -10,7 +11,10 @@ use serde::{Deserialize, Serialize};
 use crate::error::{GrapeError, Result};
 use crate::payload::JsonPath;
 use crate::routing::shard_for;
-use crate::shard::{IndexKind, Projection, Shard, ShardQuery, SpaceConfigs};
+use crate::shard::{
+    IndexKind, Projection, ReadConsistency, Shard, ShardAccess, ShardScroll, ShardSearch,
+    SpaceConfigs,
+};
 use crate::types::*;
 
 /// A payload field index as declared by the user (`PUT /collections/{name}/index`).
@@ -32,16 +36,30 @@ pub struct Collection {
     name: String,
     dir: PathBuf,
     meta: RwLock<CollectionMeta>,
-    shards: Vec<Shard>,
+    /// Shard `i` holds the points whose id routes to `i`.
+    shards: Vec<Arc<dyn ShardAccess>>,
 }
 
 impl Collection {
-    /// Opens (or creates) the collection's shards under `dir`.
+    /// Opens (or creates) the collection's shards under `dir`, all on this node.
     pub fn open(name: &str, dir: &Path, meta: CollectionMeta) -> Result<Collection> {
         let spaces = space_configs(&meta.config);
         let shards = (0..meta.config.params.shard_number)
-            .map(|id| Shard::open(&dir.join("shards").join(id.to_string()), &spaces))
+            .map(|id| {
+                let shard = Shard::open(&shard_dir(dir, id), &spaces)?;
+                Ok(Arc::new(shard) as Arc<dyn ShardAccess>)
+            })
             .collect::<Result<Vec<_>>>()?;
+        Ok(Collection::with_shards(name, dir, meta, shards))
+    }
+
+    /// A collection over shards opened elsewhere (by the cluster, as replica sets).
+    pub fn with_shards(
+        name: &str,
+        dir: &Path,
+        meta: CollectionMeta,
+        shards: Vec<Arc<dyn ShardAccess>>,
+    ) -> Collection {
         let collection = Collection {
             name: name.to_string(),
             dir: dir.to_path_buf(),
@@ -49,7 +67,7 @@ impl Collection {
             shards,
         };
         collection.index_fields();
-        Ok(collection)
+        collection
     }
 
     pub fn name(&self) -> &str {
@@ -93,7 +111,7 @@ impl Collection {
             .for_each(|s| s.set_field_indexes(&fields));
     }
 
-    pub fn shards(&self) -> &[Shard] {
+    pub fn shards(&self) -> &[Arc<dyn ShardAccess>] {
         &self.shards
     }
 
@@ -107,7 +125,7 @@ impl Collection {
             }
         }
         let mut operation_id = 0;
-        for (shard, ops) in per_shard.iter().enumerate() {
+        for (shard, ops) in per_shard.into_iter().enumerate() {
             if !ops.is_empty() {
                 operation_id = operation_id.max(self.shards[shard].update(ops)?);
             }
@@ -139,41 +157,52 @@ impl Collection {
         Ok(per_shard)
     }
 
-    pub fn retrieve(&self, ids: &[PointId], projection: &Projection) -> Vec<Record> {
+    /// The points with these ids, in the order asked, skipping missing ids and duplicates.
+    pub fn retrieve(
+        &self,
+        ids: &[PointId],
+        projection: &Projection,
+        read: ReadConsistency,
+    ) -> Result<Vec<Record>> {
+        let n = self.shards.len() as u32;
         let mut found: BTreeMap<PointId, Record> = BTreeMap::new();
-        for shard in &self.shards {
-            for record in shard.retrieve(ids, projection) {
+        for (shard, ids) in group(ids.to_vec(), |id| shard_for(id, n)) {
+            for record in self.shards[shard as usize].retrieve(&ids, projection, read)? {
                 found.insert(record.id, record);
             }
         }
-        // Keep the order of the request, skipping missing ids and duplicates.
         let mut seen = std::collections::HashSet::new();
-        ids.iter()
+        Ok(ids
+            .iter()
             .filter(|id| seen.insert(**id))
             .filter_map(|id| found.remove(id))
-            .collect()
+            .collect())
     }
 
     /// Top-k search over every shard, merged by score.
-    pub fn search(&self, request: &SearchRequest) -> Result<Vec<ScoredPoint>> {
+    pub fn search(
+        &self,
+        request: &SearchRequest,
+        read: ReadConsistency,
+    ) -> Result<Vec<ScoredPoint>> {
         self.validate_filter(request.filter.as_ref())?;
         let distance = self.distance_of(request.vector.name())?;
         let offset = request.offset.unwrap_or(0);
-        let query = ShardQuery {
-            vector_name: request.vector.name(),
-            vector: request.vector.vector(),
-            filter: request.filter.as_ref(),
-            params: request.params.as_ref(),
+        let search = ShardSearch {
+            vector_name: request.vector.name().to_string(),
+            vector: request.vector.vector().to_vec(),
+            filter: request.filter.clone(),
+            params: request.params.clone(),
             top: offset + request.limit,
             score_threshold: request.score_threshold,
-        };
-        let projection = Projection {
-            with_payload: request.with_payload.clone().unwrap_or_default(),
-            with_vector: request.with_vector.clone().unwrap_or_default(),
+            projection: Projection {
+                with_payload: request.with_payload.clone().unwrap_or_default(),
+                with_vector: request.with_vector.clone().unwrap_or_default(),
+            },
         };
         let mut hits = Vec::new();
         for shard in &self.shards {
-            hits.extend(shard.search(&query, &projection)?);
+            hits.extend(shard.search(&search, read)?);
         }
         if distance.higher_is_better() {
             hits.sort_by(|a, b| b.score.total_cmp(&a.score));
@@ -184,21 +213,25 @@ impl Collection {
     }
 
     /// One page of points in id order, and where the next page starts.
-    pub fn scroll(&self, request: &ScrollRequest) -> Result<ScrollResult> {
+    pub fn scroll(&self, request: &ScrollRequest, read: ReadConsistency) -> Result<ScrollResult> {
         self.validate_filter(request.filter.as_ref())?;
         let limit = request.limit.unwrap_or(DEFAULT_SCROLL_LIMIT);
-        let projection = Projection {
-            with_payload: request
-                .with_payload
-                .clone()
-                .unwrap_or(WithPayload::Bool(true)),
-            with_vector: request.with_vector.clone().unwrap_or_default(),
+        let page = ShardScroll {
+            from: request.offset,
+            limit,
+            filter: request.filter.clone(),
+            projection: Projection {
+                with_payload: request
+                    .with_payload
+                    .clone()
+                    .unwrap_or(WithPayload::Bool(true)),
+                with_vector: request.with_vector.clone().unwrap_or_default(),
+            },
         };
         let mut points = Vec::new();
         let mut next_candidates = Vec::new();
         for shard in &self.shards {
-            let (page, next) =
-                shard.scroll(request.offset, limit, request.filter.as_ref(), &projection);
+            let (page, next) = shard.scroll(&page, read)?;
             points.extend(page);
             next_candidates.extend(next);
         }
@@ -217,34 +250,42 @@ impl Collection {
     }
 
     /// Exact number of points matching the filter.
-    pub fn count(&self, request: &CountRequest) -> Result<usize> {
+    pub fn count(&self, request: &CountRequest, read: ReadConsistency) -> Result<usize> {
         self.validate_filter(request.filter.as_ref())?;
-        Ok(self
-            .shards
+        self.shards
             .iter()
-            .map(|s| s.count(request.filter.as_ref()))
-            .sum())
+            .map(|s| s.count(request.filter.as_ref(), read))
+            .sum()
     }
 
-    pub fn info(&self) -> CollectionInfo {
-        let meta = self.meta.read();
+    /// Number of points over every shard.
+    pub fn points_count(&self) -> Result<usize> {
+        self.shards.iter().map(|s| s.points_count()).sum()
+    }
+
+    pub fn info(&self) -> Result<CollectionInfo> {
+        let meta = self.meta.read().clone();
         let payload_schema = meta
             .payload_schema
             .iter()
-            .map(|(field, index)| (field.clone(), self.index_info(field, index)))
-            .collect();
-        CollectionInfo {
+            .map(|(field, index)| Ok((field.clone(), self.index_info(field, index)?)))
+            .collect::<Result<_>>()?;
+        Ok(CollectionInfo {
             status: CollectionStatus::Green,
             optimizer_status: "ok".to_string(),
-            points_count: self.shards.iter().map(Shard::points_count).sum(),
-            indexed_vectors_count: self.shards.iter().map(Shard::indexed_vectors_count).sum(),
+            points_count: self.points_count()?,
+            indexed_vectors_count: self
+                .shards
+                .iter()
+                .map(|s| s.indexed_vectors_count())
+                .sum::<Result<usize>>()?,
             segments_count: self.shards.len(),
-            config: meta.config.clone(),
+            config: meta.config,
             payload_schema,
-        }
+        })
     }
 
-    fn index_info(&self, field: &str, index: &FieldIndex) -> PayloadIndexInfo {
+    fn index_info(&self, field: &str, index: &FieldIndex) -> Result<PayloadIndexInfo> {
         let (data_type, params) = match &index.schema {
             serde_json::Value::String(t) => (t.clone(), None),
             other => (
@@ -256,21 +297,24 @@ impl Collection {
                 Some(other.clone()),
             ),
         };
-        let points = JsonPath::parse(field).map_or(0, |path| {
-            self.shards.iter().map(|s| s.indexed_points(&path)).sum()
-        });
-        PayloadIndexInfo {
+        let points = match JsonPath::parse(field) {
+            Ok(path) => self
+                .shards
+                .iter()
+                .map(|s| s.indexed_points(&path))
+                .sum::<Result<usize>>()?,
+            Err(_) => 0,
+        };
+        Ok(PayloadIndexInfo {
             data_type,
             params,
             points,
-        }
+        })
     }
 
     /// Writes a checkpoint of every shard (used before a snapshot and at shutdown).
     pub fn checkpoint(&self) -> Result<()> {
-        self.shards
-            .iter()
-            .try_for_each(|s| s.checkpoint().map(|_| ()))
+        self.shards.iter().try_for_each(|s| s.checkpoint())
     }
 
     fn distance_of(&self, vector_name: &str) -> Result<Distance> {
@@ -293,6 +337,11 @@ impl Collection {
             None => Ok(()),
         }
     }
+}
+
+/// Where shard `id` of the collection in `dir` keeps its files.
+pub fn shard_dir(dir: &Path, id: u32) -> PathBuf {
+    dir.join("shards").join(id.to_string())
 }
 
 /// The vector spaces a collection's shards hold, with their effective HNSW settings.

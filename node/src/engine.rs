@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
@@ -39,12 +39,55 @@ pub struct AliasDescription {
     pub collection_name: String,
 }
 
+/// A change of the collection metadata of a node or a cluster.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetaChange {
+    CreateCollection {
+        name: String,
+        meta: CollectionMeta,
+    },
+    DeleteCollection {
+        name: String,
+    },
+    UpdateCollection {
+        name: String,
+        update: UpdateCollection,
+    },
+    CreateFieldIndex {
+        name: String,
+        field: String,
+        schema: serde_json::Value,
+    },
+    DeleteFieldIndex {
+        name: String,
+        field: String,
+    },
+    UpdateAliases {
+        operations: Vec<AliasOperation>,
+    },
+}
+
+/// Where metadata changes go when the node is part of a cluster: the cluster's metadata
+/// consensus, which applies them on every peer (installing collections through
+/// [`Engine::install_collection`] and friends).
+pub trait MetaConsensus: Send + Sync {
+    /// Proposes a change and returns once this node applied it; `Ok(false)` when the change
+    /// found nothing to change (e.g. deleting a missing collection).
+    fn propose(&self, change: MetaChange) -> Result<bool>;
+}
+
 pub struct Engine {
     data_dir: PathBuf,
     db: sled::Db,
     collections_tree: sled::Tree,
     aliases_tree: sled::Tree,
     collections: RwLock<BTreeMap<String, Arc<Collection>>>,
+    /// Alias → collection name.
+    aliases: RwLock<BTreeMap<String, String>>,
+    /// Set when the node is part of a cluster: metadata then lives in the cluster, not in
+    /// this node's sled trees.
+    consensus: OnceLock<Arc<dyn MetaConsensus>>,
 }
 
 impl Engine {
@@ -59,15 +102,42 @@ impl Engine {
         let aliases_tree = db
             .open_tree("aliases")
             .map_err(sled_error("open aliases tree"))?;
+        let aliases = aliases_tree
+            .iter()
+            .map(|entry| {
+                let (k, v) = entry.map_err(sled_error("read aliases"))?;
+                Ok((
+                    String::from_utf8_lossy(&k).to_string(),
+                    String::from_utf8_lossy(&v).to_string(),
+                ))
+            })
+            .collect::<Result<_>>()?;
         let engine = Engine {
             data_dir: data_dir.to_path_buf(),
             db,
             collections_tree,
             aliases_tree,
             collections: RwLock::new(BTreeMap::new()),
+            aliases: RwLock::new(aliases),
+            consensus: OnceLock::new(),
         };
         engine.load_collections()?;
         Ok(engine)
+    }
+
+    /// Hands metadata over to a cluster; from then on changes are proposed to it.
+    pub fn join_cluster(&self, consensus: Arc<dyn MetaConsensus>) {
+        if self.consensus.set(consensus).is_err() {
+            tracing::warn!("the engine already belongs to a cluster");
+        }
+    }
+
+    fn consensus(&self) -> Option<&Arc<dyn MetaConsensus>> {
+        self.consensus.get()
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
     }
 
     fn load_collections(&self) -> Result<()> {
@@ -100,8 +170,14 @@ impl Engine {
             config: config_from_request(request)?,
             payload_schema: BTreeMap::new(),
         };
+        if let Some(consensus) = self.consensus() {
+            let name = name.to_string();
+            return consensus
+                .propose(MetaChange::CreateCollection { name, meta })
+                .map(|_| ());
+        }
         let mut collections = self.collections.write();
-        if collections.contains_key(name) || self.alias_target(name)?.is_some() {
+        if collections.contains_key(name) || self.alias_target(name).is_some() {
             return Err(GrapeError::CollectionExists(name.to_string()));
         }
         let dir = self.collection_dir(name);
@@ -117,7 +193,10 @@ impl Engine {
 
     /// Deletes a collection and its aliases; returns whether it existed.
     pub fn delete_collection(&self, name: &str) -> Result<bool> {
-        let name = self.resolve(name)?.unwrap_or_else(|| name.to_string());
+        let name = self.resolve(name).unwrap_or_else(|| name.to_string());
+        if let Some(consensus) = self.consensus() {
+            return consensus.propose(MetaChange::DeleteCollection { name });
+        }
         let removed = self.collections.write().remove(&name);
         if removed.is_none() {
             return Ok(false);
@@ -125,12 +204,9 @@ impl Engine {
         self.collections_tree
             .remove(name.as_bytes())
             .map_err(sled_error("delete collection"))?;
-        for alias in self.aliases_of(&name)? {
-            self.aliases_tree
-                .remove(alias.as_bytes())
-                .map_err(sled_error("delete alias"))?;
-        }
-        self.flush()?;
+        let mut aliases = self.aliases.write();
+        aliases.retain(|_, target| *target != name);
+        self.persist_aliases(&aliases)?;
         let dir = self.collection_dir(&name);
         if let Err(e) = std::fs::remove_dir_all(&dir) {
             tracing::warn!(dir = %dir.display(), error = %e, "could not remove collection files");
@@ -149,7 +225,7 @@ impl Engine {
 
     /// The collection named `name`, directly or through an alias.
     pub fn collection(&self, name: &str) -> Result<Arc<Collection>> {
-        let target = self.resolve(name)?.unwrap_or_else(|| name.to_string());
+        let target = self.resolve(name).unwrap_or_else(|| name.to_string());
         self.collections
             .read()
             .get(&target)
@@ -161,6 +237,12 @@ impl Engine {
     /// afterwards; existing graphs are kept.
     pub fn update_collection(&self, name: &str, update: UpdateCollection) -> Result<()> {
         let collection = self.collection(name)?;
+        if let Some(consensus) = self.consensus() {
+            let name = collection.name().to_string();
+            return consensus
+                .propose(MetaChange::UpdateCollection { name, update })
+                .map(|_| ());
+        }
         let mut meta = collection.meta();
         apply_update(&mut meta.config, &update)?;
         self.persist_meta(collection.name(), &meta)?;
@@ -178,6 +260,15 @@ impl Engine {
         crate::payload::JsonPath::parse(field)
             .map_err(|e| GrapeError::bad_input(format!("invalid field name `{field}`: {e}")))?;
         let collection = self.collection(name)?;
+        if let Some(consensus) = self.consensus() {
+            let (name, field) = (collection.name().to_string(), field.to_string());
+            let change = MetaChange::CreateFieldIndex {
+                name,
+                field,
+                schema,
+            };
+            return consensus.propose(change).map(|_| ());
+        }
         let mut meta = collection.meta();
         meta.payload_schema
             .insert(field.to_string(), FieldIndex { schema });
@@ -188,6 +279,12 @@ impl Engine {
 
     pub fn delete_field_index(&self, name: &str, field: &str) -> Result<()> {
         let collection = self.collection(name)?;
+        if let Some(consensus) = self.consensus() {
+            let (name, field) = (collection.name().to_string(), field.to_string());
+            return consensus
+                .propose(MetaChange::DeleteFieldIndex { name, field })
+                .map(|_| ());
+        }
         let mut meta = collection.meta();
         meta.payload_schema.remove(field);
         self.persist_meta(collection.name(), &meta)?;
@@ -197,92 +294,71 @@ impl Engine {
 
     /// Applies alias changes in order; all or nothing.
     pub fn update_aliases(&self, operations: &[AliasOperation]) -> Result<()> {
+        if let Some(consensus) = self.consensus() {
+            let operations = operations.to_vec();
+            return consensus
+                .propose(MetaChange::UpdateAliases { operations })
+                .map(|_| ());
+        }
         let collections = self.collections.read();
-        let mut aliases: BTreeMap<String, String> = self
-            .list_aliases()?
-            .into_iter()
-            .map(|a| (a.alias_name, a.collection_name))
-            .collect();
-        for op in operations {
-            match op {
-                AliasOperation::CreateAlias {
-                    collection_name,
-                    alias_name,
-                } => {
-                    if !collections.contains_key(collection_name) {
-                        return Err(GrapeError::CollectionNotFound(collection_name.clone()));
-                    }
-                    if collections.contains_key(alias_name) {
-                        return Err(GrapeError::bad_input(format!(
-                            "Collection `{alias_name}` already exists!"
-                        )));
-                    }
-                    aliases.insert(alias_name.clone(), collection_name.clone());
-                }
-                AliasOperation::DeleteAlias { alias_name } => {
-                    aliases.remove(alias_name).ok_or_else(|| {
-                        GrapeError::NotFound(format!("Alias {alias_name} does not exists!"))
-                    })?;
-                }
-                AliasOperation::RenameAlias {
-                    old_alias_name,
-                    new_alias_name,
-                } => {
-                    let target = aliases.remove(old_alias_name).ok_or_else(|| {
-                        GrapeError::NotFound(format!("Alias {old_alias_name} does not exists!"))
-                    })?;
-                    aliases.insert(new_alias_name.clone(), target);
-                }
-            }
-        }
-        self.aliases_tree
-            .clear()
-            .map_err(sled_error("rewrite aliases"))?;
-        for (alias, target) in &aliases {
-            self.aliases_tree
-                .insert(alias.as_bytes(), target.as_bytes())
-                .map_err(sled_error("write alias"))?;
-        }
-        self.flush()
+        let mut aliases = self.aliases.write();
+        let mut updated = aliases.clone();
+        apply_alias_operations(&mut updated, |c| collections.contains_key(c), operations)?;
+        self.persist_aliases(&updated)?;
+        *aliases = updated;
+        Ok(())
     }
 
     pub fn list_aliases(&self) -> Result<Vec<AliasDescription>> {
-        self.aliases_tree
+        Ok(self
+            .aliases
+            .read()
             .iter()
-            .map(|entry| {
-                let (k, v) = entry.map_err(sled_error("read aliases"))?;
-                Ok(AliasDescription {
-                    alias_name: String::from_utf8_lossy(&k).to_string(),
-                    collection_name: String::from_utf8_lossy(&v).to_string(),
-                })
+            .map(|(alias, target)| AliasDescription {
+                alias_name: alias.clone(),
+                collection_name: target.clone(),
             })
-            .collect()
+            .collect())
     }
 
     /// Aliases naming `collection`.
     pub fn aliases_of(&self, collection: &str) -> Result<Vec<String>> {
         Ok(self
-            .list_aliases()?
-            .into_iter()
-            .filter(|a| a.collection_name == collection)
-            .map(|a| a.alias_name)
+            .aliases
+            .read()
+            .iter()
+            .filter(|(_, target)| *target == collection)
+            .map(|(alias, _)| alias.clone())
             .collect())
     }
 
-    fn alias_target(&self, alias: &str) -> Result<Option<String>> {
-        let target = self
-            .aliases_tree
-            .get(alias.as_bytes())
-            .map_err(sled_error("read alias"))?;
-        Ok(target.map(|v| String::from_utf8_lossy(&v).to_string()))
+    fn alias_target(&self, alias: &str) -> Option<String> {
+        self.aliases.read().get(alias).cloned()
     }
 
     /// The collection an alias names, or `None` when `name` is not an alias.
-    fn resolve(&self, name: &str) -> Result<Option<String>> {
+    fn resolve(&self, name: &str) -> Option<String> {
         if self.collections.read().contains_key(name) {
-            return Ok(None);
+            return None;
         }
         self.alias_target(name)
+    }
+
+    /// Makes a collection of the cluster available on this node (under a new or the same
+    /// name), replacing what was there.
+    pub fn install_collection(&self, collection: Arc<Collection>) {
+        let name = collection.name().to_string();
+        self.collections.write().insert(name, collection);
+    }
+
+    /// Forgets a collection the cluster deleted; returns it so its files can be removed.
+    pub fn uninstall_collection(&self, name: &str) -> Option<Arc<Collection>> {
+        self.collections.write().remove(name)
+    }
+
+    /// Replaces every alias with the cluster's.
+    pub fn set_aliases(&self, aliases: BTreeMap<String, String>) {
+        *self.aliases.write() = aliases;
     }
 
     pub fn create_snapshot(&self, name: &str) -> Result<SnapshotDescription> {
@@ -320,6 +396,11 @@ impl Engine {
     /// Replaces (or creates) collection `name` with the contents of a snapshot file.
     pub fn recover_snapshot(&self, name: &str, archive: &Path) -> Result<()> {
         validate_collection_name(name)?;
+        if self.consensus().is_some() {
+            return Err(GrapeError::bad_input(
+                "recovering a collection from a snapshot is not supported in cluster mode yet",
+            ));
+        }
         let staging = self
             .data_dir
             .join("collections")
@@ -363,6 +444,18 @@ impl Engine {
         self.flush()
     }
 
+    fn persist_aliases(&self, aliases: &BTreeMap<String, String>) -> Result<()> {
+        self.aliases_tree
+            .clear()
+            .map_err(sled_error("rewrite aliases"))?;
+        for (alias, target) in aliases {
+            self.aliases_tree
+                .insert(alias.as_bytes(), target.as_bytes())
+                .map_err(sled_error("write alias"))?;
+        }
+        self.flush()
+    }
+
     fn flush(&self) -> Result<()> {
         self.db
             .flush()
@@ -375,8 +468,50 @@ fn sled_error(context: &'static str) -> impl Fn(sled::Error) -> GrapeError {
     move |e| GrapeError::Internal(format!("{context}: {e}"))
 }
 
+/// Applies alias changes in order to `aliases`; `exists` tells which collections exist.
+/// Fails (leaving `aliases` partly changed: callers work on a copy) at the first invalid one.
+pub fn apply_alias_operations(
+    aliases: &mut BTreeMap<String, String>,
+    exists: impl Fn(&str) -> bool,
+    operations: &[AliasOperation],
+) -> Result<()> {
+    for op in operations {
+        match op {
+            AliasOperation::CreateAlias {
+                collection_name,
+                alias_name,
+            } => {
+                if !exists(collection_name) {
+                    return Err(GrapeError::CollectionNotFound(collection_name.clone()));
+                }
+                if exists(alias_name) {
+                    return Err(GrapeError::bad_input(format!(
+                        "Collection `{alias_name}` already exists!"
+                    )));
+                }
+                aliases.insert(alias_name.clone(), collection_name.clone());
+            }
+            AliasOperation::DeleteAlias { alias_name } => {
+                aliases.remove(alias_name).ok_or_else(|| {
+                    GrapeError::NotFound(format!("Alias {alias_name} does not exists!"))
+                })?;
+            }
+            AliasOperation::RenameAlias {
+                old_alias_name,
+                new_alias_name,
+            } => {
+                let target = aliases.remove(old_alias_name).ok_or_else(|| {
+                    GrapeError::NotFound(format!("Alias {old_alias_name} does not exists!"))
+                })?;
+                aliases.insert(new_alias_name.clone(), target);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Names become directory names: refuse anything that could escape or confuse the filesystem.
-fn validate_collection_name(name: &str) -> Result<()> {
+pub fn validate_collection_name(name: &str) -> Result<()> {
     const FORBIDDEN: &[char] = &['<', '>', ':', '"', '/', '\\', '|', '?', '*', '\0'];
     if name.is_empty() || name.len() > 255 || name.starts_with('.') || name.contains(FORBIDDEN) {
         return Err(GrapeError::bad_input(format!(
@@ -387,7 +522,7 @@ fn validate_collection_name(name: &str) -> Result<()> {
 }
 
 /// Builds the stored configuration from a create request, rejecting invalid parameters.
-fn config_from_request(request: CreateCollection) -> Result<CollectionConfig> {
+pub fn config_from_request(request: CreateCollection) -> Result<CollectionConfig> {
     for (name, params) in request.vectors.named() {
         if params.size == 0 || params.size > 65_536 {
             return Err(GrapeError::bad_input(format!(
@@ -430,7 +565,7 @@ fn config_from_request(request: CreateCollection) -> Result<CollectionConfig> {
     })
 }
 
-fn apply_update(config: &mut CollectionConfig, update: &UpdateCollection) -> Result<()> {
+pub fn apply_update(config: &mut CollectionConfig, update: &UpdateCollection) -> Result<()> {
     if let Some(diff) = &update.hnsw_config {
         config.hnsw_config = config.hnsw_config.updated(diff);
     }

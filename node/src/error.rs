@@ -22,6 +22,10 @@ pub enum GrapeError {
         #[source]
         source: std::io::Error,
     },
+    /// A shard or the cluster cannot serve the request now (no leader, peers unreachable);
+    /// retrying later may succeed.
+    #[error("Service unavailable: {0}")]
+    Unavailable(String),
     #[error("Service internal error: {0}")]
     Internal(String),
 }
@@ -29,6 +33,10 @@ pub enum GrapeError {
 impl GrapeError {
     pub fn bad_input(msg: impl Into<String>) -> Self {
         GrapeError::BadInput(msg.into())
+    }
+
+    pub fn unavailable(msg: impl Into<String>) -> Self {
+        GrapeError::Unavailable(msg.into())
     }
 
     /// Wraps an I/O error with what was being done.

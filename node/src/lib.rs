@@ -4,6 +4,8 @@
 //! `grape-node` server binary built on it. Top-down:
 //!
 //! - [`engine::Engine`]: every collection of a node, aliases, snapshots (metadata in sled).
+//! - [`cluster::Cluster`]: when several nodes form a cluster, the Raft groups that replicate
+//!   metadata and shards, and the routing of requests between peers.
 //! - [`collection::Collection`]: configuration plus shards; routes writes, merges reads.
 //! - [`shard::Shard`]: WAL + in-memory state + checkpoints; the unit of replication.
 //! - [`index`]: vector storage, SIMD distances and the HNSW graph.
@@ -23,6 +25,7 @@
 //! engine.create_collection("docs", create).unwrap();
 //! ```
 
+pub mod cluster;
 pub mod collection;
 pub mod engine;
 pub mod error;

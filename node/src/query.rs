@@ -29,8 +29,13 @@ const SCAN_PAGE: usize = 1024;
 pub const DEFAULT_RRF_K: usize = 2;
 
 /// Runs a Query API request against collection `collection` (a name or alias).
-pub fn query(engine: &Engine, collection: &str, request: QueryRequest) -> Result<Vec<ScoredPoint>> {
-    Planner::new(engine, collection)?.query(request)
+pub fn query(
+    engine: &Engine,
+    collection: &str,
+    request: QueryRequest,
+    read: ReadConsistency,
+) -> Result<Vec<ScoredPoint>> {
+    Planner::new(engine, collection, read)?.query(request)
 }
 
 /// Runs several queries; the first failure fails the batch.
@@ -38,8 +43,9 @@ pub fn query_batch(
     engine: &Engine,
     collection: &str,
     requests: Vec<QueryRequest>,
+    read: ReadConsistency,
 ) -> Result<Vec<Vec<ScoredPoint>>> {
-    let planner = Planner::new(engine, collection)?;
+    let planner = Planner::new(engine, collection, read)?;
     requests.into_iter().map(|r| planner.query(r)).collect()
 }
 
@@ -48,9 +54,10 @@ pub fn query_groups(
     engine: &Engine,
     collection: &str,
     request: QueryGroupsRequest,
+    read: ReadConsistency,
 ) -> Result<GroupsResult> {
     let (query, groups) = request.split();
-    Planner::new(engine, collection)?.groups(query, groups)
+    Planner::new(engine, collection, read)?.groups(query, groups)
 }
 
 /// Several plain searches; the first failure fails the batch.
@@ -58,9 +65,13 @@ pub fn search_batch(
     engine: &Engine,
     collection: &str,
     requests: &[SearchRequest],
+    read: ReadConsistency,
 ) -> Result<Vec<Vec<ScoredPoint>>> {
     let collection = engine.collection(collection)?;
-    requests.iter().map(|r| collection.search(r)).collect()
+    requests
+        .iter()
+        .map(|r| collection.search(r, read))
+        .collect()
 }
 
 /// A plain search grouped by a payload key.
@@ -68,6 +79,7 @@ pub fn search_groups(
     engine: &Engine,
     collection: &str,
     request: SearchGroupsRequest,
+    read: ReadConsistency,
 ) -> Result<GroupsResult> {
     let query = QueryRequest {
         query: Some(QueryInterface::Nearest(VectorInput::Dense(
@@ -87,7 +99,7 @@ pub fn search_groups(
         limit: request.limit,
         with_lookup: request.with_lookup,
     };
-    Planner::new(engine, collection)?.groups(query, groups)
+    Planner::new(engine, collection, read)?.groups(query, groups)
 }
 
 /// Legacy recommend: points close to the positive examples and far from the negative ones.
@@ -95,16 +107,18 @@ pub fn recommend(
     engine: &Engine,
     collection: &str,
     request: RecommendRequest,
+    read: ReadConsistency,
 ) -> Result<Vec<ScoredPoint>> {
-    Planner::new(engine, collection)?.query(request.into_query())
+    Planner::new(engine, collection, read)?.query(request.into_query())
 }
 
 pub fn recommend_batch(
     engine: &Engine,
     collection: &str,
     requests: Vec<RecommendRequest>,
+    read: ReadConsistency,
 ) -> Result<Vec<Vec<ScoredPoint>>> {
-    let planner = Planner::new(engine, collection)?;
+    let planner = Planner::new(engine, collection, read)?;
     requests
         .into_iter()
         .map(|r| planner.query(r.into_query()))
@@ -116,9 +130,10 @@ pub fn recommend_groups(
     engine: &Engine,
     collection: &str,
     request: RecommendGroupsRequest,
+    read: ReadConsistency,
 ) -> Result<GroupsResult> {
     let (query, groups) = request.split();
-    Planner::new(engine, collection)?.groups(query, groups)
+    Planner::new(engine, collection, read)?.groups(query, groups)
 }
 
 /// Scroll ordered by a payload value (`order_by` of scroll). Like Qdrant, there is no next
@@ -128,8 +143,9 @@ pub fn scroll_ordered(
     collection: &str,
     request: ScrollRequest,
     order: OrderBy,
+    read: ReadConsistency,
 ) -> Result<ScrollResult> {
-    let planner = Planner::new(engine, collection)?;
+    let planner = Planner::new(engine, collection, read)?;
     planner.require_order_index(&order.key)?;
     let limit = request.limit.unwrap_or(DEFAULT_SCROLL_LIMIT);
     let mut records = Vec::new();
@@ -146,15 +162,22 @@ pub fn scroll_ordered(
         with_vector: request.with_vector.unwrap_or_default(),
     };
     Ok(ScrollResult {
-        points: planner.collection.retrieve(&ids, &projection),
+        points: planner
+            .collection
+            .retrieve(&ids, &projection, planner.read)?,
         next_page_offset: None,
     })
 }
 
 /// Counts the points having each value of a payload key (keyword, integer or bool), most
 /// frequent first. Like Qdrant, the key needs a payload index of one of those types.
-pub fn facet(engine: &Engine, collection: &str, request: FacetRequest) -> Result<FacetResponse> {
-    let planner = Planner::new(engine, collection)?;
+pub fn facet(
+    engine: &Engine,
+    collection: &str,
+    request: FacetRequest,
+    read: ReadConsistency,
+) -> Result<FacetResponse> {
+    let planner = Planner::new(engine, collection, read)?;
     planner.require_index(
         &request.key,
         &["keyword", "integer", "bool", "uuid"],
@@ -224,10 +247,12 @@ struct Planner<'e> {
     engine: &'e Engine,
     collection: Arc<Collection>,
     distances: BTreeMap<String, Distance>,
+    /// The consistency every read of the query asks of the shards.
+    read: ReadConsistency,
 }
 
 impl<'e> Planner<'e> {
-    fn new(engine: &'e Engine, collection: &str) -> Result<Self> {
+    fn new(engine: &'e Engine, collection: &str, read: ReadConsistency) -> Result<Self> {
         let collection = engine.collection(collection)?;
         let distances = collection
             .config()
@@ -241,6 +266,7 @@ impl<'e> Planner<'e> {
             engine,
             collection,
             distances,
+            read,
         })
     }
 
@@ -249,11 +275,11 @@ impl<'e> Planner<'e> {
         let offset = request.offset.unwrap_or(0);
         let ranked = self.run_request(&request, offset + limit)?;
         let hits: Vec<Hit> = ranked.hits.into_iter().skip(offset).take(limit).collect();
-        Ok(self.project(
+        self.project(
             hits,
             &request.with_payload.unwrap_or_default(),
             &request.with_vector.unwrap_or_default(),
-        ))
+        )
     }
 
     fn run_request(&self, request: &QueryRequest, top: usize) -> Result<Ranked> {
@@ -412,7 +438,7 @@ impl<'e> Planner<'e> {
                 let distance = self.distance(stage.using)?;
                 let (mut vector, exclude) = self.resolve(&nearest.nearest, stage)?;
                 preprocess(distance, &mut vector);
-                let records = self.with_vectors(&ids, stage.using);
+                let records = self.with_vectors(&ids, stage.using)?;
                 let hits = records
                     .iter()
                     .filter(|r| !exclude.contains(&r.id))
@@ -430,7 +456,7 @@ impl<'e> Planner<'e> {
                 let strategy = reco.recommend.strategy.unwrap_or_default();
                 let distance = self.distance(stage.using)?;
                 let (positive, negative, exclude) = self.examples(&reco.recommend, stage)?;
-                let records = self.with_vectors(&ids, stage.using);
+                let records = self.with_vectors(&ids, stage.using)?;
                 let hits: Vec<Hit>;
                 let higher_is_better;
                 if strategy == RecommendStrategy::AverageVector {
@@ -474,7 +500,7 @@ impl<'e> Planner<'e> {
                 };
                 let records = self
                     .collection
-                    .retrieve(&ids, &projection)
+                    .retrieve(&ids, &projection, self.read)?
                     .into_iter()
                     .map(|r| (r.id, r.payload.unwrap_or_default()))
                     .collect();
@@ -516,7 +542,7 @@ impl<'e> Planner<'e> {
         };
         let hits = self
             .collection
-            .search(&request)?
+            .search(&request, self.read)?
             .into_iter()
             .filter(|p| !exclude.contains(&p.id))
             .map(|p| Hit {
@@ -535,13 +561,16 @@ impl<'e> Planner<'e> {
 
     /// Points in id order (a query without `query`), scored 0.
     fn by_id_order(&self, filter: Option<&Filter>, top: usize) -> Result<Ranked> {
-        let page = self.collection.scroll(&ScrollRequest {
-            offset: None,
-            limit: Some(top),
-            filter: filter.cloned(),
-            with_payload: Some(WithPayload::Bool(false)),
-            with_vector: Some(WithVector::Bool(false)),
-        })?;
+        let page = self.collection.scroll(
+            &ScrollRequest {
+                offset: None,
+                limit: Some(top),
+                filter: filter.cloned(),
+                with_payload: Some(WithPayload::Bool(false)),
+                with_vector: Some(WithVector::Bool(false)),
+            },
+            self.read,
+        )?;
         Ok(Ranked {
             hits: page.points.into_iter().map(|r| hit(r.id, 0.0)).collect(),
             higher_is_better: true,
@@ -595,11 +624,11 @@ impl<'e> Planner<'e> {
                 Some(lookup) => {
                     let other = self.engine.collection(&lookup.collection)?;
                     let name = lookup.vector.as_deref().unwrap_or(stage.using);
-                    stored_vector(&other, *id, name)
+                    stored_vector(&other, *id, name, self.read)
                 }
                 None => {
                     exclude.insert(*id);
-                    stored_vector(&self.collection, *id, stage.using)
+                    stored_vector(&self.collection, *id, stage.using, self.read)
                 }
             },
             VectorInput::Unsupported(value) => Err(unsupported_input(value)),
@@ -617,13 +646,14 @@ impl<'e> Planner<'e> {
         })
     }
 
-    fn with_vectors(&self, ids: &[PointId], using: &str) -> Vec<Record> {
+    fn with_vectors(&self, ids: &[PointId], using: &str) -> Result<Vec<Record>> {
         self.collection.retrieve(
             ids,
             &Projection {
                 with_payload: WithPayload::Bool(false),
                 with_vector: WithVector::Names(vec![using.to_string()]),
             },
+            self.read,
         )
     }
 
@@ -637,13 +667,16 @@ impl<'e> Planner<'e> {
     ) -> Result<()> {
         let mut offset = None;
         loop {
-            let page = self.collection.scroll(&ScrollRequest {
-                offset,
-                limit: Some(SCAN_PAGE),
-                filter: filter.cloned(),
-                with_payload: Some(WithPayload::Bool(with_payload)),
-                with_vector: Some(with_vector.clone()),
-            })?;
+            let page = self.collection.scroll(
+                &ScrollRequest {
+                    offset,
+                    limit: Some(SCAN_PAGE),
+                    filter: filter.cloned(),
+                    with_payload: Some(WithPayload::Bool(with_payload)),
+                    with_vector: Some(with_vector.clone()),
+                },
+                self.read,
+            )?;
             page.points.iter().for_each(&mut f);
             match page.next_page_offset {
                 Some(next) => offset = Some(next),
@@ -658,7 +691,7 @@ impl<'e> Planner<'e> {
         hits: Vec<Hit>,
         with_payload: &WithPayload,
         with_vector: &WithVector,
-    ) -> Vec<ScoredPoint> {
+    ) -> Result<Vec<ScoredPoint>> {
         let wants_payload = !matches!(with_payload, WithPayload::Bool(false));
         let wants_vector = !matches!(with_vector, WithVector::Bool(false));
         let mut records: HashMap<PointId, Record> = if wants_payload || wants_vector {
@@ -668,14 +701,15 @@ impl<'e> Planner<'e> {
                 with_vector: with_vector.clone(),
             };
             self.collection
-                .retrieve(&ids, &projection)
+                .retrieve(&ids, &projection, self.read)?
                 .into_iter()
                 .map(|r| (r.id, r))
                 .collect()
         } else {
             HashMap::new()
         };
-        hits.into_iter()
+        Ok(hits
+            .into_iter()
             .map(|h| {
                 let record = records.remove(&h.id);
                 ScoredPoint {
@@ -687,7 +721,7 @@ impl<'e> Planner<'e> {
                     order_value: h.order_value,
                 }
             })
-            .collect()
+            .collect())
     }
 
     /// Fails unless `key` has a payload index of one of `types`.
@@ -729,18 +763,12 @@ impl<'e> Planner<'e> {
             ));
         }
         let path = parse_path(&params.group_by)?;
-        let total = self
-            .collection
-            .shards()
-            .iter()
-            .map(|s| s.points_count())
-            .sum::<usize>()
-            .max(1);
+        let total = self.collection.points_count()?.max(1);
         let mut top = (params.limit * params.group_size * 2).max(DEFAULT_QUERY_LIMIT);
         let groups = loop {
             let ranked = self.run_request(&query, top)?;
             let exhausted = ranked.hits.len() < top || top >= total;
-            let groups = self.group_hits(ranked.hits, &path, &params);
+            let groups = self.group_hits(ranked.hits, &path, &params)?;
             let full = groups.len() >= params.limit
                 && groups
                     .iter()
@@ -763,23 +791,25 @@ impl<'e> Planner<'e> {
         let groups = groups
             .into_iter()
             .map(|(id, hits)| {
-                let lookup_record = match (&lookup, &lookup_collection) {
-                    (Some(l), Some(c)) => group_point_id(&id).and_then(|pid| {
+                let lookup_record = match (&lookup, &lookup_collection, group_point_id(&id)) {
+                    (Some(l), Some(c), Some(pid)) => {
                         let projection = Projection {
                             with_payload: l.with_payload.clone().unwrap_or(WithPayload::Bool(true)),
                             with_vector: l.with_vectors.clone().unwrap_or_default(),
                         };
-                        c.retrieve(&[pid], &projection).into_iter().next()
-                    }),
+                        c.retrieve(&[pid], &projection, self.read)?
+                            .into_iter()
+                            .next()
+                    }
                     _ => None,
                 };
-                PointGroup {
-                    hits: self.project(hits, &with_payload, &with_vector),
+                Ok(PointGroup {
+                    hits: self.project(hits, &with_payload, &with_vector)?,
                     id,
                     lookup: lookup_record,
-                }
+                })
             })
-            .collect();
+            .collect::<Result<_>>()?;
         Ok(GroupsResult { groups })
     }
 
@@ -789,7 +819,7 @@ impl<'e> Planner<'e> {
         hits: Vec<Hit>,
         path: &JsonPath,
         params: &GroupParams,
-    ) -> Vec<(GroupId, Vec<Hit>)> {
+    ) -> Result<Vec<(GroupId, Vec<Hit>)>> {
         let ids: Vec<PointId> = hits.iter().map(|h| h.id).collect();
         let projection = Projection {
             with_payload: WithPayload::Bool(true),
@@ -797,7 +827,7 @@ impl<'e> Planner<'e> {
         };
         let payloads: HashMap<PointId, Payload> = self
             .collection
-            .retrieve(&ids, &projection)
+            .retrieve(&ids, &projection, self.read)?
             .into_iter()
             .map(|r| (r.id, r.payload.unwrap_or_default()))
             .collect();
@@ -831,7 +861,7 @@ impl<'e> Planner<'e> {
                 }
             }
         }
-        groups
+        Ok(groups)
     }
 }
 
@@ -1120,14 +1150,20 @@ fn unsupported_input(value: &serde_json::Value) -> GrapeError {
 }
 
 /// The named vector `name` of point `id` in `collection`.
-fn stored_vector(collection: &Collection, id: PointId, name: &str) -> Result<Vec<f32>> {
+fn stored_vector(
+    collection: &Collection,
+    id: PointId,
+    name: &str,
+    read: ReadConsistency,
+) -> Result<Vec<f32>> {
     let records = collection.retrieve(
         &[id],
         &Projection {
             with_payload: WithPayload::Bool(false),
             with_vector: WithVector::Names(vec![name.to_string()]),
         },
-    );
+        read,
+    )?;
     let record = records.first().ok_or(GrapeError::PointNotFound(id))?;
     vector_of(record, name)
         .map(<[f32]>::to_vec)

@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::collection::{Collection, CollectionMeta};
 use crate::error::{GrapeError, Result};
+use crate::shard::packing::append_checkpoint;
 use crate::storage::files::sync_dir;
 
 /// A snapshot file as listed by the API.
@@ -49,22 +50,15 @@ fn write_archive(collection: &Collection, path: &Path) -> Result<()> {
     let meta = serde_json::to_vec_pretty(&collection.meta()).expect("metadata serializes");
     append_bytes(&mut archive, "collection.json", &meta).map_err(io("metadata"))?;
     for (id, shard) in collection.shards().iter().enumerate() {
+        let shard = shard.local().ok_or_else(|| {
+            GrapeError::bad_input(format!(
+                "shard {id} of `{}` has no replica on this peer: snapshot it on a peer holding it",
+                collection.name()
+            ))
+        })?;
         shard.with_checkpoint(|checkpoint| {
             let base = PathBuf::from("shards").join(id.to_string());
-            let current = checkpoint
-                .file_name()
-                .expect("checkpoint dir name")
-                .to_string_lossy()
-                .to_string();
-            append_bytes(
-                &mut archive,
-                &base.join("CURRENT").to_string_lossy(),
-                current.as_bytes(),
-            )
-            .map_err(io("shard pointer"))?;
-            archive
-                .append_dir_all(base.join(&current), checkpoint)
-                .map_err(io("shard files"))
+            append_checkpoint(&mut archive, &base, checkpoint).map_err(io("shard files"))
         })?;
     }
     let file = archive.into_inner().map_err(io("finish"))?;

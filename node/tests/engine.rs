@@ -38,7 +38,7 @@ fn search(engine: &Engine, name: &str, body: serde_json::Value) -> Vec<ScoredPoi
     engine
         .collection(name)
         .unwrap()
-        .search(&serde_json::from_value(body).unwrap())
+        .search(&serde_json::from_value(body).unwrap(), Default::default())
         .unwrap()
 }
 
@@ -100,7 +100,8 @@ fn cosine_vectors_are_normalized_and_scores_follow_qdrant_conventions() {
     let stored = engine
         .collection("cos")
         .unwrap()
-        .retrieve(&[PointId::Num(1)], &all_projection());
+        .retrieve(&[PointId::Num(1)], &all_projection(), Default::default())
+        .unwrap();
     assert_eq!(stored[0].vector, Some(VectorStruct::Single(vec![0.6, 0.8])));
 
     let hits = search(&engine, "cos", json!({"vector": [0.0, 2.0], "limit": 2}));
@@ -160,11 +161,18 @@ fn writes_survive_reopen_through_wal_replay_and_checkpoints() {
     }
     let engine = open(dir.path());
     let c = engine.collection("c").unwrap();
-    assert_eq!(c.count(&CountRequest::default()).unwrap(), 2);
-    let records = c.retrieve(
-        &[PointId::Num(1), PointId::Uuid(uuid), PointId::Num(3)],
-        &all_projection(),
+    assert_eq!(
+        c.count(&CountRequest::default(), Default::default())
+            .unwrap(),
+        2
     );
+    let records = c
+        .retrieve(
+            &[PointId::Num(1), PointId::Uuid(uuid), PointId::Num(3)],
+            &all_projection(),
+            Default::default(),
+        )
+        .unwrap();
     assert_eq!(records.len(), 2);
     assert_eq!(records[0].payload.as_ref().unwrap()["b"], json!(true));
     assert_eq!(records[1].id, PointId::Uuid(uuid));
@@ -193,11 +201,14 @@ fn scroll_pages_through_every_point_in_id_order() {
     let mut offset = None;
     loop {
         let page = c
-            .scroll(&ScrollRequest {
-                offset,
-                limit: Some(10),
-                ..Default::default()
-            })
+            .scroll(
+                &ScrollRequest {
+                    offset,
+                    limit: Some(10),
+                    ..Default::default()
+                },
+                Default::default(),
+            )
             .unwrap();
         assert!(page.points.len() <= 10);
         seen.extend(page.points.iter().map(|r| r.id));
@@ -231,7 +242,9 @@ fn payload_and_vector_operations_apply_in_order() {
         true,
     )
     .unwrap();
-    let record = &c.retrieve(&[PointId::Num(1)], &all_projection())[0];
+    let record = &c
+        .retrieve(&[PointId::Num(1)], &all_projection(), Default::default())
+        .unwrap()[0];
     assert_eq!(
         record.payload,
         Some(json!({"y": 2, "z": 3}).as_object().unwrap().clone())
@@ -263,14 +276,18 @@ fn payload_and_vector_operations_apply_in_order() {
         true,
     )
     .unwrap();
-    let record = &c.retrieve(&[PointId::Num(1)], &all_projection())[0];
+    let record = &c
+        .retrieve(&[PointId::Num(1)], &all_projection(), Default::default())
+        .unwrap()[0];
     assert_eq!(
         record.payload,
         Some(json!({"only": 1}).as_object().unwrap().clone())
     );
     c.update(vec![op(json!({"clear_payload": {"points": [1]}}))], true)
         .unwrap();
-    let record = &c.retrieve(&[PointId::Num(1)], &all_projection())[0];
+    let record = &c
+        .retrieve(&[PointId::Num(1)], &all_projection(), Default::default())
+        .unwrap()[0];
     assert_eq!(record.payload, Some(Default::default()));
 }
 
@@ -311,7 +328,8 @@ fn bad_input_is_refused_whole() {
     )]);
     assert!(msg.contains("Not existing vector name"), "{msg}");
     assert_eq!(
-        c.count(&CountRequest::default()).unwrap(),
+        c.count(&CountRequest::default(), Default::default())
+            .unwrap(),
         0,
         "nothing partially applied"
     );
@@ -331,7 +349,10 @@ fn bad_input_is_refused_whole() {
     )
     .is_err());
     let search_err = c
-        .search(&serde_json::from_value(json!({"vector": [1.0], "limit": 1})).unwrap())
+        .search(
+            &serde_json::from_value(json!({"vector": [1.0], "limit": 1})).unwrap(),
+            Default::default(),
+        )
         .unwrap_err();
     assert!(matches!(search_err, GrapeError::BadInput(_)));
 }
@@ -357,9 +378,14 @@ fn snapshot_recovers_a_point_in_time_copy() {
     let path = engine.snapshot_path("c", &snapshot.name).unwrap();
     engine.recover_snapshot("copy", &path).unwrap();
     let copy = engine.collection("copy").unwrap();
-    assert_eq!(copy.count(&CountRequest::default()).unwrap(), 2);
     assert_eq!(
-        copy.retrieve(&[PointId::Num(1)], &all_projection())[0]
+        copy.count(&CountRequest::default(), Default::default())
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        copy.retrieve(&[PointId::Num(1)], &all_projection(), Default::default())
+            .unwrap()[0]
             .payload
             .as_ref()
             .unwrap()["v"],
@@ -371,7 +397,7 @@ fn snapshot_recovers_a_point_in_time_copy() {
         engine
             .collection("copy")
             .unwrap()
-            .count(&CountRequest::default())
+            .count(&CountRequest::default(), Default::default())
             .unwrap(),
         2
     );
@@ -379,7 +405,7 @@ fn snapshot_recovers_a_point_in_time_copy() {
         engine
             .collection("c")
             .unwrap()
-            .count(&CountRequest::default())
+            .count(&CountRequest::default(), Default::default())
             .unwrap(),
         3
     );
@@ -407,7 +433,7 @@ fn aliases_resolve_and_persist() {
         engine
             .collection("c")
             .unwrap()
-            .count(&CountRequest::default())
+            .count(&CountRequest::default(), Default::default())
             .unwrap(),
         1
     );
@@ -448,7 +474,7 @@ fn collection_info_reports_counts_config_and_payload_schema() {
             serde_json::from_value(json!({"hnsw_config": {"ef_construct": 64}})).unwrap(),
         )
         .unwrap();
-    let info = engine.collection("c").unwrap().info();
+    let info = engine.collection("c").unwrap().info().unwrap();
     assert_eq!(info.points_count, 2);
     assert_eq!(info.indexed_vectors_count, 2);
     assert_eq!(info.config.hnsw_config.m, 8);
@@ -456,7 +482,7 @@ fn collection_info_reports_counts_config_and_payload_schema() {
     assert_eq!(info.payload_schema["city"].data_type, "keyword");
     assert_eq!(info.payload_schema["city"].points, 1);
     drop(engine);
-    let info = open(dir.path()).collection("c").unwrap().info();
+    let info = open(dir.path()).collection("c").unwrap().info().unwrap();
     assert_eq!(info.config.hnsw_config.ef_construct, 64);
     assert!(info.payload_schema.contains_key("city"));
 }
@@ -500,7 +526,7 @@ fn payload_indexes_plan_selective_filters_and_follow_updates() {
         score_threshold: None,
     };
     assert_eq!(
-        collection.shards()[0].plan(&shard_query),
+        collection.shards()[0].local().unwrap().plan(&shard_query),
         Some(grape::shard::Plan::Exact),
         "30 indexed matches are below the threshold"
     );
@@ -515,13 +541,13 @@ fn payload_indexes_plan_selective_filters_and_follow_updates() {
         ..shard_query
     };
     assert_eq!(
-        collection.shards()[0].plan(&selective),
+        collection.shards()[0].local().unwrap().plan(&selective),
         Some(grape::shard::Plan::Exact)
     );
     engine.delete_field_index("c", "group").unwrap();
     assert!(
         matches!(
-            collection.shards()[0].plan(&selective),
+            collection.shards()[0].local().unwrap().plan(&selective),
             Some(grape::shard::Plan::Graph { .. })
         ),
         "without the index the sampled estimate is 3000"
@@ -534,7 +560,7 @@ fn payload_indexes_plan_selective_filters_and_follow_updates() {
         ..shard_query
     };
     assert!(matches!(
-        collection.shards()[0].plan(&unfiltered),
+        collection.shards()[0].local().unwrap().plan(&unfiltered),
         Some(grape::shard::Plan::Graph { .. })
     ));
 
@@ -562,7 +588,11 @@ fn payload_indexes_plan_selective_filters_and_follow_updates() {
             json!({"filter": {"must": [{"key": "group", "match": {"value": 7}}]}, "exact": true}),
         )
         .unwrap();
-        engine.collection("c").unwrap().count(&request).unwrap()
+        engine
+            .collection("c")
+            .unwrap()
+            .count(&request, Default::default())
+            .unwrap()
     };
     assert_eq!(count(&engine), 30);
     collection
@@ -578,7 +608,10 @@ fn payload_indexes_plan_selective_filters_and_follow_updates() {
         28,
         "payload edits move points between index values"
     );
-    assert_eq!(collection.info().payload_schema["group"].points, 3000);
+    assert_eq!(
+        collection.info().unwrap().payload_schema["group"].points,
+        3000
+    );
     drop(collection);
     drop(engine);
     assert_eq!(count(&open(dir.path())), 28, "indexes are rebuilt on open");

@@ -4,6 +4,31 @@ use serde_json::json;
 
 use super::*;
 
+// The tests read at the default consistency (one replica: the only one).
+fn query(engine: &Engine, c: &str, r: QueryRequest) -> Result<Vec<ScoredPoint>> {
+    super::query(engine, c, r, ReadConsistency::default())
+}
+
+fn query_groups(engine: &Engine, c: &str, r: QueryGroupsRequest) -> Result<GroupsResult> {
+    super::query_groups(engine, c, r, ReadConsistency::default())
+}
+
+fn recommend(engine: &Engine, c: &str, r: RecommendRequest) -> Result<Vec<ScoredPoint>> {
+    super::recommend(engine, c, r, ReadConsistency::default())
+}
+
+fn search_batch(engine: &Engine, c: &str, r: &[SearchRequest]) -> Result<Vec<Vec<ScoredPoint>>> {
+    super::search_batch(engine, c, r, ReadConsistency::default())
+}
+
+fn search_groups(engine: &Engine, c: &str, r: SearchGroupsRequest) -> Result<GroupsResult> {
+    super::search_groups(engine, c, r, ReadConsistency::default())
+}
+
+fn facet(engine: &Engine, c: &str, r: FacetRequest) -> Result<FacetResponse> {
+    super::facet(engine, c, r, ReadConsistency::default())
+}
+
 /// A small collection `c` with 2-d points `i = 0..n`: vector `[cos θ, sin θ] * (1 + i/10)`,
 /// payload `{"i": i, "color": one of red/green/blue, "tags": [...]}`.
 fn setup(distance: &str, n: u64) -> (tempfile::TempDir, Engine) {

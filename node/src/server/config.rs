@@ -30,7 +30,7 @@ pub struct NodeConfig {
     /// Port of the gRPC API.
     #[arg(long, env = "GRAPE_GRPC_PORT", default_value_t = 6334)]
     pub grpc_port: u16,
-    /// Port of the internal peer-to-peer API (cluster mode).
+    /// Port of the internal peer-to-peer API (cluster mode: Raft, forwarding, admin).
     #[arg(long, env = "GRAPE_P2P_PORT", default_value_t = 6335)]
     pub p2p_port: u16,
     /// This node's advertised internal address, e.g. http://node-0.grape:6335 (cluster mode).
@@ -118,6 +118,28 @@ pub enum Access {
 impl NodeConfig {
     /// Parses the process's arguments and environment, then the config file; prints help or
     /// an error and exits on bad arguments.
+    /// How this node takes part in a cluster: `None` without `--uri` (a single node).
+    pub fn cluster_settings(&self) -> anyhow::Result<Option<crate::cluster::ClusterSettings>> {
+        let Some(uri) = &self.uri else {
+            if self.bootstrap.is_some() {
+                anyhow::bail!("--bootstrap needs --uri: the address peers reach this node at");
+            }
+            return Ok(None);
+        };
+        let listen =
+            std::net::ToSocketAddrs::to_socket_addrs(&(self.host.as_str(), self.p2p_port))?
+                .next()
+                .ok_or_else(|| anyhow::anyhow!("--host {} resolves to no address", self.host))?;
+        Ok(Some(crate::cluster::ClusterSettings {
+            uri: uri.trim_end_matches('/').to_string(),
+            bootstrap: self
+                .bootstrap
+                .as_ref()
+                .map(|b| b.trim_end_matches('/').to_string()),
+            listen,
+        }))
+    }
+
     pub fn load() -> Result<NodeConfig, ConfigError> {
         let matches = NodeConfig::command().get_matches();
         NodeConfig::from_matches(&matches)

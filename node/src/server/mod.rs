@@ -7,6 +7,7 @@ pub mod tls;
 
 use std::sync::Arc;
 
+use crate::cluster::Cluster;
 use crate::engine::Engine;
 
 pub use config::NodeConfig;
@@ -18,6 +19,8 @@ pub const QDRANT_API_VERSION: &str = "1.18.3";
 #[derive(Clone)]
 pub struct AppState {
     pub engine: Arc<Engine>,
+    /// Set when the node is part of a cluster (started with `--uri`).
+    pub cluster: Option<Arc<Cluster>>,
     pub config: Arc<NodeConfig>,
     /// Certificate and key when the APIs are served over TLS.
     pub tls: Option<Arc<tls::TlsFiles>>,
@@ -27,8 +30,13 @@ pub struct AppState {
 pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
     let tls = tls::TlsFiles::load(&config)?.map(Arc::new);
     let engine = Arc::new(Engine::open(&config.data_dir)?);
+    let cluster = match config.cluster_settings()? {
+        Some(settings) => Some(Cluster::start(settings, &config.data_dir, engine.clone()).await?),
+        None => None,
+    };
     let state = AppState {
         engine: engine.clone(),
+        cluster: cluster.clone(),
         config: Arc::new(config),
         tls,
     };
@@ -39,6 +47,9 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         _ = shutdown => tracing::info!("shutting down"),
     }
     tokio::task::spawn_blocking(move || engine.shutdown()).await??;
+    if let Some(cluster) = cluster {
+        cluster.shutdown().await;
+    }
     Ok(())
 }
 

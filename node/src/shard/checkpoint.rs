@@ -28,6 +28,8 @@ struct Meta {
     applied_seq: u64,
     slots: usize,
     spaces: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    replication: Option<serde_json::Value>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -63,6 +65,7 @@ pub fn save(shard_dir: &Path, state: &ShardState) -> Result<PathBuf> {
         applied_seq: state.applied_seq,
         slots: state.slots.len(),
         spaces: state.spaces.keys().cloned().collect(),
+        replication: state.replication.clone(),
     };
     write_synced(
         &dir.join("meta.json"),
@@ -128,6 +131,7 @@ pub fn load(
     }
     let mut state = ShardState::new(loaded);
     state.applied_seq = meta.applied_seq;
+    state.replication = meta.replication;
     for (offset, slot) in slots.iter().enumerate() {
         if let Some(slot) = slot {
             state.ids.insert(slot.id, offset as u32);
@@ -135,6 +139,16 @@ pub fn load(
     }
     state.slots = slots;
     Ok(Some(state))
+}
+
+/// The sequence number and replication position a checkpoint directory holds.
+pub fn position(checkpoint_dir: &Path) -> Result<(u64, Option<serde_json::Value>)> {
+    let bytes = fs::read(checkpoint_dir.join("meta.json"))
+        .map_err(GrapeError::io("read checkpoint meta"))?;
+    let meta: Meta = serde_json::from_slice(&bytes).map_err(|e| {
+        GrapeError::Internal(format!("checkpoint {}: {e}", checkpoint_dir.display()))
+    })?;
+    Ok((meta.applied_seq, meta.replication))
 }
 
 fn live_checkpoint(shard_dir: &Path) -> Result<Option<PathBuf>> {

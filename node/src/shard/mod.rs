@@ -3,10 +3,16 @@
 //!
 //! Writes are validated, appended to the WAL with the next sequence number and fsynced, then
 //! applied. Restart loads the latest checkpoint and replays the WAL records after it, through
-//! the same `apply` path, so a shard fed from a Raft log behaves identically.
+//! the same `apply` path.
+//!
+//! A *replica* shard has no WAL: its shard group's Raft log plays that role, feeding it
+//! committed operations through [`Shard::apply_replicated`] with the log index as sequence
+//! number, and its checkpoints double as Raft snapshots ([`packing`]).
 
+mod access;
 mod checkpoint;
 mod field_index;
+pub mod packing;
 mod search;
 mod space;
 mod state;
@@ -26,6 +32,7 @@ use crate::types::{
     WithPayload, WithVector,
 };
 
+pub use access::{ReadConsistency, ShardAccess, ShardScroll, ShardSearch};
 pub use field_index::IndexKind;
 pub use search::{Plan, ShardQuery};
 use space::VectorSpace;
@@ -39,13 +46,18 @@ pub type SpaceConfigs = BTreeMap<String, (VectorParams, HnswConfig)>;
 
 pub struct Shard {
     dir: PathBuf,
+    spaces: SpaceConfigs,
     state: RwLock<ShardState>,
     /// Held for the whole of a write, so writes are serialized and logged in sequence order.
-    wal: Mutex<Wal>,
+    /// `None` for a replica, whose log is its Raft group's.
+    wal: Mutex<Option<Wal>>,
+    /// The payload indexes the collection declares, kept to rebuild them when a replica's
+    /// state is replaced by a snapshot.
+    declared_indexes: Mutex<Vec<(payload::JsonPath, IndexKind)>>,
 }
 
 /// What a read should return for each point.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Projection {
     pub with_payload: WithPayload,
     pub with_vector: WithVector,
@@ -55,14 +67,7 @@ impl Shard {
     /// Opens the shard in `dir` (creating it when empty): loads the live checkpoint, then
     /// replays the WAL records it does not cover.
     pub fn open(dir: &Path, spaces: &SpaceConfigs) -> Result<Shard> {
-        std::fs::create_dir_all(dir).map_err(GrapeError::io(format!(
-            "create shard dir {}",
-            dir.display()
-        )))?;
-        let mut state = match checkpoint::load(dir, spaces)? {
-            Some(state) => state,
-            None => ShardState::new(new_spaces(spaces)),
-        };
+        let mut state = load_state(dir, spaces)?;
         let (wal, records) = Wal::open(&dir.join("wal.log"))?;
         let checkpointed = state.applied_seq;
         let mut replayed = 0;
@@ -74,11 +79,25 @@ impl Shard {
             replayed += 1;
         }
         tracing::debug!(dir = %dir.display(), points = state.len(), replayed, "shard opened");
-        Ok(Shard {
+        Ok(Shard::new(dir, spaces, state, Some(wal)))
+    }
+
+    /// Opens a replica shard in `dir`: its live checkpoint only, since the Raft log replays
+    /// what follows it.
+    pub fn open_replica(dir: &Path, spaces: &SpaceConfigs) -> Result<Shard> {
+        let state = load_state(dir, spaces)?;
+        tracing::debug!(dir = %dir.display(), points = state.len(), "replica shard opened");
+        Ok(Shard::new(dir, spaces, state, None))
+    }
+
+    fn new(dir: &Path, spaces: &SpaceConfigs, state: ShardState, wal: Option<Wal>) -> Shard {
+        Shard {
             dir: dir.to_path_buf(),
+            spaces: spaces.clone(),
             state: RwLock::new(state),
             wal: Mutex::new(wal),
-        })
+            declared_indexes: Mutex::new(Vec::new()),
+        }
     }
 
     /// Checks operations without applying them (used to refuse a multi-shard write whole).
@@ -89,7 +108,12 @@ impl Shard {
     /// Validates, logs durably and applies a list of operations as one unit; returns its
     /// sequence number. An invalid list is refused whole.
     pub fn update(&self, ops: &[PointOperation]) -> Result<u64> {
-        let mut wal = self.wal.lock();
+        let mut guard = self.wal.lock();
+        let Some(wal) = guard.as_mut() else {
+            return Err(GrapeError::Internal(
+                "a replica shard is written through its Raft group".to_string(),
+            ));
+        };
         let seq = {
             let state = self.state.read();
             validate::check_operations(&state, ops)?;
@@ -100,15 +124,44 @@ impl Shard {
         wal.append(seq, &body)?;
         self.state.write().apply(seq, ops);
         if wal.len() > CHECKPOINT_WAL_BYTES {
-            self.checkpoint_locked(&mut wal)?;
+            self.checkpoint_locked(&mut guard)?;
         }
         Ok(seq)
+    }
+
+    /// Applies operations committed by the replica's Raft group at log index `seq`, and
+    /// records `replication` (the group's applied position, opaque here) with the state so
+    /// checkpoints keep both together.
+    pub fn apply_replicated(
+        &self,
+        seq: u64,
+        ops: &[PointOperation],
+        replication: serde_json::Value,
+    ) {
+        let mut state = self.state.write();
+        state.apply(seq, ops);
+        state.replication = Some(replication);
+    }
+
+    /// The replication position recorded by the last [`Shard::apply_replicated`].
+    pub fn replication(&self) -> Option<serde_json::Value> {
+        self.state.read().replication.clone()
     }
 
     /// Writes a checkpoint of the current state and empties the WAL.
     pub fn checkpoint(&self) -> Result<PathBuf> {
         let mut wal = self.wal.lock();
         self.checkpoint_locked(&mut wal)
+    }
+
+    /// Replaces the state with the live checkpoint on disk (after a replica received a
+    /// snapshot), rebuilding the declared payload indexes.
+    fn reload(&self) -> Result<()> {
+        let _writes = self.wal.lock();
+        let mut state = load_state(&self.dir, &self.spaces)?;
+        state.set_field_indexes(&self.declared_indexes.lock());
+        *self.state.write() = state;
+        Ok(())
     }
 
     /// Checkpoints and runs `f` on the checkpoint directory while writes are held back, so
@@ -119,9 +172,11 @@ impl Shard {
         f(&dir)
     }
 
-    fn checkpoint_locked(&self, wal: &mut Wal) -> Result<PathBuf> {
+    fn checkpoint_locked(&self, wal: &mut Option<Wal>) -> Result<PathBuf> {
         let dir = checkpoint::save(&self.dir, &self.state.read())?;
-        wal.clear()?;
+        if let Some(wal) = wal {
+            wal.clear()?;
+        }
         Ok(dir)
     }
 
@@ -146,6 +201,7 @@ impl Shard {
 
     /// Declares the payload field indexes (rebuilding them from the stored payloads).
     pub fn set_field_indexes(&self, fields: &[(payload::JsonPath, IndexKind)]) {
+        *self.declared_indexes.lock() = fields.to_vec();
         self.state.write().set_field_indexes(fields);
     }
 
@@ -236,6 +292,18 @@ impl Shard {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+}
+
+/// The state of the live checkpoint in `dir`, or an empty state (creating `dir`).
+fn load_state(dir: &Path, spaces: &SpaceConfigs) -> Result<ShardState> {
+    std::fs::create_dir_all(dir).map_err(GrapeError::io(format!(
+        "create shard dir {}",
+        dir.display()
+    )))?;
+    Ok(match checkpoint::load(dir, spaces)? {
+        Some(state) => state,
+        None => ShardState::new(new_spaces(spaces)),
+    })
 }
 
 fn new_spaces(configs: &SpaceConfigs) -> BTreeMap<String, VectorSpace> {

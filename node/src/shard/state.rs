@@ -35,6 +35,9 @@ pub struct ShardState {
     pub spaces: BTreeMap<String, VectorSpace>,
     /// Indexes of the payload fields the collection declares (derived, never logged).
     pub field_indexes: Vec<FieldIndex>,
+    /// For a replica: its Raft group's applied position, opaque to the shard, saved in
+    /// checkpoints together with the state it describes.
+    pub replication: Option<serde_json::Value>,
 }
 
 /// A point as the filter sees it.
@@ -66,6 +69,7 @@ impl ShardState {
             slots: Vec::new(),
             spaces,
             field_indexes: Vec::new(),
+            replication: None,
         }
     }
 

@@ -142,7 +142,7 @@ fn search_filtered(
         with_vector: None,
         score_threshold: None,
     };
-    let found = collection.search(&request)?;
+    let found = collection.search(&request, Default::default())?;
     Ok(found
         .into_iter()
         .filter_map(|p| match p.id {

@@ -13,10 +13,10 @@ use super::convert::collection::{
 };
 use super::error::unimplemented;
 use super::{handle, impl_timed};
+use crate::cluster::info::{collection_cluster_info, CollectionClusterInfo};
+use crate::cluster::meta::ReplicaState as MetaReplicaState;
+use crate::cluster::Cluster;
 use crate::engine::Engine;
-
-/// The peer id reported by the cluster view: a single node is its own, only peer.
-const LOCAL_PEER_ID: u64 = 1;
 
 impl_timed!(
     GetCollectionInfoResponse,
@@ -30,11 +30,12 @@ impl_timed!(
 
 pub struct CollectionsService {
     engine: Arc<Engine>,
+    cluster: Option<Arc<Cluster>>,
 }
 
 impl CollectionsService {
-    pub fn new(engine: Arc<Engine>) -> Self {
-        CollectionsService { engine }
+    pub fn new(engine: Arc<Engine>, cluster: Option<Arc<Cluster>>) -> Self {
+        CollectionsService { engine, cluster }
     }
 }
 
@@ -62,7 +63,7 @@ impl Collections for CollectionsService {
         request: Request<GetCollectionInfoRequest>,
     ) -> Result<Response<GetCollectionInfoResponse>, Status> {
         handle("Collections/Get", &self.engine, request, |engine, req| {
-            let info = engine.collection(&req.collection_name)?.info();
+            let info = engine.collection(&req.collection_name)?.info()?;
             Ok(GetCollectionInfoResponse {
                 result: Some(collection_info_to_grpc(info)),
                 time: 0.0,
@@ -198,34 +199,20 @@ impl Collections for CollectionsService {
         .await
     }
 
-    /// A single node holds every shard of every collection, all active.
+    /// Where the collection's shard replicas are.
     async fn collection_cluster_info(
         &self,
         request: Request<CollectionClusterInfoRequest>,
     ) -> Result<Response<CollectionClusterInfoResponse>, Status> {
+        let cluster = self.cluster.clone();
         handle(
             "Collections/CollectionClusterInfo",
             &self.engine,
             request,
-            |engine, req| {
-                let collection = engine.collection(&req.collection_name)?;
-                let local_shards = collection
-                    .shards()
-                    .iter()
-                    .enumerate()
-                    .map(|(id, shard)| LocalShardInfo {
-                        shard_id: id as u32,
-                        points_count: shard.points_count() as u64,
-                        state: ReplicaState::Active as i32,
-                        shard_key: None,
-                    })
-                    .collect::<Vec<_>>();
-                Ok(CollectionClusterInfoResponse {
-                    peer_id: LOCAL_PEER_ID,
-                    shard_count: local_shards.len() as u64,
-                    local_shards,
-                    ..Default::default()
-                })
+            move |engine, req| {
+                let info =
+                    collection_cluster_info(engine, cluster.as_deref(), &req.collection_name)?;
+                Ok(cluster_info_to_grpc(info))
             },
         )
         .await
@@ -289,5 +276,42 @@ impl Collections for CollectionsService {
             },
         )
         .await
+    }
+}
+
+fn replica_state_to_grpc(state: MetaReplicaState) -> i32 {
+    (match state {
+        MetaReplicaState::Active => ReplicaState::Active,
+        MetaReplicaState::Dead => ReplicaState::Dead,
+        MetaReplicaState::Partial => ReplicaState::Partial,
+        MetaReplicaState::Initializing => ReplicaState::Initializing,
+    }) as i32
+}
+
+fn cluster_info_to_grpc(info: CollectionClusterInfo) -> CollectionClusterInfoResponse {
+    CollectionClusterInfoResponse {
+        peer_id: info.peer_id,
+        shard_count: info.shard_count as u64,
+        local_shards: info
+            .local_shards
+            .into_iter()
+            .map(|s| LocalShardInfo {
+                shard_id: s.shard_id,
+                points_count: s.points_count as u64,
+                state: replica_state_to_grpc(s.state),
+                shard_key: None,
+            })
+            .collect(),
+        remote_shards: info
+            .remote_shards
+            .into_iter()
+            .map(|s| RemoteShardInfo {
+                shard_id: s.shard_id,
+                peer_id: s.peer_id,
+                state: replica_state_to_grpc(s.state),
+                shard_key: None,
+            })
+            .collect(),
+        ..Default::default()
     }
 }

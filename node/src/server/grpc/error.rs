@@ -45,6 +45,7 @@ impl From<GrapeError> for Status {
             | GrapeError::PointNotFound(_)
             | GrapeError::NotFound(_) => Code::NotFound,
             GrapeError::CollectionExists(_) => Code::AlreadyExists,
+            GrapeError::Unavailable(_) => Code::Unavailable,
             GrapeError::Io { .. } | GrapeError::Internal(_) => Code::Internal,
         };
         Status::new(code, err.to_string())

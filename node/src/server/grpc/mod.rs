@@ -28,6 +28,7 @@ use tonic::{Request, Response, Status};
 use tonic_health::pb::health_server::{Health, HealthServer};
 
 use super::AppState;
+use crate::cluster::Cluster;
 use crate::engine::Engine;
 
 /// The largest request accepted (Qdrant sets no limit; tonic's default is 4 MiB, too small
@@ -36,7 +37,7 @@ const MAX_MESSAGE_BYTES: usize = 1 << 30;
 
 pub async fn serve(state: AppState) -> anyhow::Result<()> {
     let addr = format!("{}:{}", state.config.host, state.config.grpc_port).parse()?;
-    let mut routes = services(state.engine).add_service(standard_health().await);
+    let mut routes = services(state.engine, state.cluster).add_service(standard_health().await);
     if auth::enabled(&state.config) {
         let router = routes
             .into_axum_router()
@@ -75,7 +76,7 @@ async fn standard_health() -> HealthServer<impl Health> {
 }
 
 /// The four public services, accepting and sending gzip like Qdrant.
-fn services(engine: Arc<Engine>) -> Routes {
+fn services(engine: Arc<Engine>, cluster: Option<Arc<Cluster>>) -> Routes {
     macro_rules! configured {
         ($server:expr) => {
             $server
@@ -86,7 +87,7 @@ fn services(engine: Arc<Engine>) -> Routes {
     }
     Routes::new(configured!(QdrantServer::new(health::HealthService)))
         .add_service(configured!(CollectionsServer::new(
-            collections::CollectionsService::new(engine.clone())
+            collections::CollectionsService::new(engine.clone(), cluster)
         )))
         .add_service(configured!(PointsServer::new(points::PointsService::new(
             engine.clone()

@@ -23,7 +23,7 @@ use super::convert::query::{
     recommend_from_grpc, recommend_groups_from_grpc, search_groups_from_grpc,
 };
 use super::convert::requests::{
-    count_from_grpc, get_from_grpc, scroll_from_grpc, search_from_grpc,
+    count_from_grpc, get_from_grpc, read_from_grpc, scroll_from_grpc, search_from_grpc,
 };
 use super::error::unimplemented;
 use super::{handle, impl_timed};
@@ -90,8 +90,9 @@ fn completed() -> PointsOperationResponse {
 }
 
 fn search(engine: &Engine, request: SearchPoints) -> Result<Vec<ScoredPoint>, Status> {
+    let read = read_from_grpc(request.read_consistency.as_ref())?;
     let collection = engine.collection(&request.collection_name)?;
-    let hits = collection.search(&search_from_grpc(request)?)?;
+    let hits = collection.search(&search_from_grpc(request)?, read)?;
     Ok(hits.into_iter().map(scored_point_to_grpc).collect())
 }
 
@@ -134,9 +135,10 @@ impl Points for PointsService {
 
     async fn get(&self, request: Request<GetPoints>) -> Result<Response<GetResponse>, Status> {
         handle("Points/Get", &self.engine, request, |engine, req| {
+            let read = read_from_grpc(req.read_consistency.as_ref())?;
             let collection = engine.collection(&req.collection_name)?;
             let (ids, projection) = get_from_grpc(req)?;
-            let records = collection.retrieve(&ids, &projection);
+            let records = collection.retrieve(&ids, &projection, read)?;
             Ok(GetResponse {
                 result: records.into_iter().map(retrieved_point_to_grpc).collect(),
                 ..Default::default()
@@ -329,6 +331,7 @@ impl Points for PointsService {
                     .into_iter()
                     .map(|mut search_request| {
                         search_request.collection_name = req.collection_name.clone();
+                        search_request.read_consistency = req.read_consistency;
                         Ok(BatchResult {
                             result: search(engine, search_request)?,
                         })
@@ -352,9 +355,10 @@ impl Points for PointsService {
             &self.engine,
             request,
             |engine, req| {
+                let read = read_from_grpc(req.read_consistency.as_ref())?;
                 let collection = req.collection_name.clone();
                 let groups =
-                    query::search_groups(engine, &collection, search_groups_from_grpc(req)?)?;
+                    query::search_groups(engine, &collection, search_groups_from_grpc(req)?, read)?;
                 Ok(SearchGroupsResponse {
                     result: Some(groups_to_grpc(groups)),
                     ..Default::default()
@@ -369,10 +373,11 @@ impl Points for PointsService {
         request: Request<ScrollPoints>,
     ) -> Result<Response<ScrollResponse>, Status> {
         handle("Points/Scroll", &self.engine, request, |engine, req| {
+            let read = read_from_grpc(req.read_consistency.as_ref())?;
             let name = req.collection_name.clone();
             let page = match scroll_from_grpc(req)? {
-                (scroll, Some(order)) => query::scroll_ordered(engine, &name, scroll, order)?,
-                (scroll, None) => engine.collection(&name)?.scroll(&scroll)?,
+                (scroll, Some(order)) => query::scroll_ordered(engine, &name, scroll, order, read)?,
+                (scroll, None) => engine.collection(&name)?.scroll(&scroll, read)?,
             };
             Ok(ScrollResponse {
                 next_page_offset: page.next_page_offset.map(point_id_to_grpc),
@@ -392,8 +397,9 @@ impl Points for PointsService {
         request: Request<RecommendPoints>,
     ) -> Result<Response<RecommendResponse>, Status> {
         handle("Points/Recommend", &self.engine, request, |engine, req| {
+            let read = read_from_grpc(req.read_consistency.as_ref())?;
             let collection = req.collection_name.clone();
-            let hits = query::recommend(engine, &collection, recommend_from_grpc(req)?)?;
+            let hits = query::recommend(engine, &collection, recommend_from_grpc(req)?, read)?;
             Ok(RecommendResponse {
                 result: hits.into_iter().map(scored_point_to_grpc).collect(),
                 ..Default::default()
@@ -411,12 +417,13 @@ impl Points for PointsService {
             &self.engine,
             request,
             |engine, req| {
+                let read = read_from_grpc(req.read_consistency.as_ref())?;
                 let requests = req
                     .recommend_points
                     .into_iter()
                     .map(recommend_from_grpc)
                     .collect::<Result<Vec<_>, _>>()?;
-                let results = query::recommend_batch(engine, &req.collection_name, requests)?;
+                let results = query::recommend_batch(engine, &req.collection_name, requests, read)?;
                 Ok(RecommendBatchResponse {
                     result: batch_results(results),
                     ..Default::default()
@@ -435,9 +442,10 @@ impl Points for PointsService {
             &self.engine,
             request,
             |engine, req| {
+                let read = read_from_grpc(req.read_consistency.as_ref())?;
                 let collection = req.collection_name.clone();
                 let request = recommend_groups_from_grpc(req)?;
-                let groups = query::recommend_groups(engine, &collection, request)?;
+                let groups = query::recommend_groups(engine, &collection, request, read)?;
                 Ok(RecommendGroupsResponse {
                     result: Some(groups_to_grpc(groups)),
                     ..Default::default()
@@ -466,8 +474,9 @@ impl Points for PointsService {
         request: Request<CountPoints>,
     ) -> Result<Response<CountResponse>, Status> {
         handle("Points/Count", &self.engine, request, |engine, req| {
+            let read = read_from_grpc(req.read_consistency.as_ref())?;
             let collection = engine.collection(&req.collection_name)?;
-            let count = collection.count(&count_from_grpc(req)?)?;
+            let count = collection.count(&count_from_grpc(req)?, read)?;
             Ok(CountResponse {
                 result: Some(CountResult {
                     count: count as u64,
@@ -509,8 +518,9 @@ impl Points for PointsService {
         request: Request<QueryPoints>,
     ) -> Result<Response<QueryResponse>, Status> {
         handle("Points/Query", &self.engine, request, |engine, req| {
+            let read = read_from_grpc(req.read_consistency.as_ref())?;
             let collection = req.collection_name.clone();
-            let hits = query::query(engine, &collection, query_from_grpc(req)?)?;
+            let hits = query::query(engine, &collection, query_from_grpc(req)?, read)?;
             Ok(QueryResponse {
                 result: hits.into_iter().map(scored_point_to_grpc).collect(),
                 ..Default::default()
@@ -524,12 +534,13 @@ impl Points for PointsService {
         request: Request<QueryBatchPoints>,
     ) -> Result<Response<QueryBatchResponse>, Status> {
         handle("Points/QueryBatch", &self.engine, request, |engine, req| {
+            let read = read_from_grpc(req.read_consistency.as_ref())?;
             let requests = req
                 .query_points
                 .into_iter()
                 .map(query_from_grpc)
                 .collect::<Result<Vec<_>, _>>()?;
-            let results = query::query_batch(engine, &req.collection_name, requests)?;
+            let results = query::query_batch(engine, &req.collection_name, requests, read)?;
             Ok(QueryBatchResponse {
                 result: batch_results(results),
                 ..Default::default()
@@ -547,9 +558,10 @@ impl Points for PointsService {
             &self.engine,
             request,
             |engine, req| {
+                let read = read_from_grpc(req.read_consistency.as_ref())?;
                 let collection = req.collection_name.clone();
                 let groups =
-                    query::query_groups(engine, &collection, query_groups_from_grpc(req)?)?;
+                    query::query_groups(engine, &collection, query_groups_from_grpc(req)?, read)?;
                 Ok(QueryGroupsResponse {
                     result: Some(groups_to_grpc(groups)),
                     ..Default::default()
@@ -564,8 +576,9 @@ impl Points for PointsService {
         request: Request<FacetCounts>,
     ) -> Result<Response<FacetResponse>, Status> {
         handle("Points/Facet", &self.engine, request, |engine, req| {
+            let read = read_from_grpc(req.read_consistency.as_ref())?;
             let collection = req.collection_name.clone();
-            let response = query::facet(engine, &collection, facet_from_grpc(req)?)?;
+            let response = query::facet(engine, &collection, facet_from_grpc(req)?, read)?;
             Ok(FacetResponse {
                 hits: facet_hits_to_grpc(response),
                 ..Default::default()

@@ -10,8 +10,31 @@ use super::envelope::{ApiError, ApiResult, Json, Path, Query, Reply};
 use super::{blocking, RestState};
 use crate::engine::{AliasDescription, AliasOperation};
 use crate::types::{
-    CollectionInfo, CreateCollection, UpdateCollection, UpdateResult, UpdateStatus,
+    CollectionInfo, CreateCollection, ReadConsistency, UpdateCollection, UpdateResult, UpdateStatus,
 };
+
+/// Query parameters of reads: `consistency` (a number, `majority`, `quorum` or `all`);
+/// others (`timeout`) are accepted and ignored.
+#[derive(Debug, Default, Deserialize)]
+pub struct ReadParams {
+    #[serde(default)]
+    pub consistency: Option<String>,
+}
+
+impl ReadParams {
+    /// The consistency asked for; an invalid value is a 422 like Qdrant's.
+    pub fn consistency(&self) -> Result<ReadConsistency, ApiError> {
+        match &self.consistency {
+            None => Ok(ReadConsistency::default()),
+            Some(text) => ReadConsistency::parse(text).map_err(|e| {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    format!("Validation error in query parameters: [consistency: {e}]"),
+                )
+            }),
+        }
+    }
+}
 
 /// Query parameters of operations that may wait (`wait`, `timeout`); only accepted.
 #[derive(Debug, Default, Deserialize)]
@@ -102,7 +125,7 @@ pub async fn info(
     Path(name): Path<String>,
 ) -> ApiResult<CollectionInfo> {
     let engine = state.engine().clone();
-    let info = blocking(move || Ok(engine.collection(&name)?.info())).await?;
+    let info = blocking(move || engine.collection(&name)?.info()).await?;
     Ok(Reply(info))
 }
 
@@ -172,31 +195,18 @@ pub async fn collection_aliases(
     Ok(Reply(AliasesResponse { aliases }))
 }
 
-/// `GET /collections/{name}/cluster`: every shard is local and active on a single node.
+/// `GET /collections/{name}/cluster`: where the collection's shard replicas are.
 pub async fn cluster_info(
     State(state): State<RestState>,
     Path(name): Path<String>,
-) -> ApiResult<Value> {
+) -> ApiResult<crate::cluster::info::CollectionClusterInfo> {
     let engine = state.engine().clone();
-    let shards = blocking(move || {
-        let collection = engine.collection(&name)?;
-        Ok(collection
-            .shards()
-            .iter()
-            .enumerate()
-            .map(|(id, shard)| {
-                json!({"shard_id": id, "points_count": shard.points_count(), "state": "Active"})
-            })
-            .collect::<Vec<_>>())
+    let cluster = state.app.cluster.clone();
+    let info = blocking(move || {
+        crate::cluster::info::collection_cluster_info(&engine, cluster.as_deref(), &name)
     })
     .await?;
-    Ok(Reply(json!({
-        "peer_id": 1,
-        "shard_count": shards.len(),
-        "local_shards": shards,
-        "remote_shards": [],
-        "shard_transfers": [],
-    })))
+    Ok(Reply(info))
 }
 
 #[derive(Debug, Deserialize)]

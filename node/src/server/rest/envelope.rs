@@ -85,6 +85,7 @@ impl From<GrapeError> for ApiError {
             | GrapeError::PointNotFound(_)
             | GrapeError::NotFound(_) => StatusCode::NOT_FOUND,
             GrapeError::CollectionExists(_) => StatusCode::CONFLICT,
+            GrapeError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             GrapeError::Io { .. } | GrapeError::Internal(_) => {
                 tracing::error!(error = %e, "request failed");
                 StatusCode::INTERNAL_SERVER_ERROR

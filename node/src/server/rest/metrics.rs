@@ -110,12 +110,10 @@ impl Metrics {
         self.collection_vectors.reset();
         for name in names {
             if let Ok(collection) = engine.collection(&name) {
-                let points: usize = collection.shards().iter().map(|s| s.points_count()).sum();
-                let vectors: usize = collection
-                    .shards()
-                    .iter()
-                    .map(|s| s.indexed_vectors_count())
-                    .sum();
+                // Only the replicas this node holds: every node reports its own share.
+                let local = || collection.shards().iter().filter_map(|s| s.local());
+                let points: usize = local().map(|s| s.points_count()).sum();
+                let vectors: usize = local().map(|s| s.indexed_vectors_count()).sum();
                 self.collection_points
                     .with_label_values(&[&name])
                     .set(points as i64);

@@ -87,6 +87,7 @@ pub fn router(state: RestState) -> Router {
         .route("/metrics", get(service::metrics))
         .route("/telemetry", get(service::telemetry))
         .route("/cluster", get(service::cluster))
+        .route("/cluster/peer/{peer_id}", delete(service::remove_peer))
         .route(
             "/issues",
             get(service::issues).delete(service::clear_issues),

@@ -4,7 +4,7 @@
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
-use super::collections::WaitParams;
+use super::collections::{ReadParams, WaitParams};
 use super::envelope::{ApiError, ApiResult, Json, Path, Query, Reply};
 use super::{blocking, RestState};
 use crate::shard::Projection;
@@ -122,15 +122,21 @@ pub async fn batch(
 pub async fn retrieve(
     State(state): State<RestState>,
     Path(name): Path<String>,
+    Query(params): Query<ReadParams>,
     Json(body): Json<PointRequest>,
 ) -> ApiResult<Vec<Record>> {
+    let read = params.consistency()?;
     let engine = state.engine().clone();
     let projection = Projection {
         with_payload: body.with_payload.unwrap_or(WithPayload::Bool(true)),
         with_vector: body.with_vector.unwrap_or_default(),
     };
-    let records =
-        blocking(move || Ok(engine.collection(&name)?.retrieve(&body.ids, &projection))).await?;
+    let records = blocking(move || {
+        engine
+            .collection(&name)?
+            .retrieve(&body.ids, &projection, read)
+    })
+    .await?;
     Ok(Reply(records))
 }
 
@@ -138,8 +144,10 @@ pub async fn retrieve(
 pub async fn get_point(
     State(state): State<RestState>,
     Path((name, id)): Path<(String, String)>,
+    Query(params): Query<ReadParams>,
 ) -> ApiResult<Record> {
     let id = parse_point_id(&id)?;
+    let read = params.consistency()?;
     let engine = state.engine().clone();
     let projection = Projection {
         with_payload: WithPayload::Bool(true),
@@ -148,7 +156,7 @@ pub async fn get_point(
     let record = blocking(move || {
         engine
             .collection(&name)?
-            .retrieve(&[id], &projection)
+            .retrieve(&[id], &projection, read)?
             .into_iter()
             .next()
             .ok_or(crate::GrapeError::PointNotFound(id))
@@ -180,14 +188,16 @@ pub struct ScrollBody {
 pub async fn scroll(
     State(state): State<RestState>,
     Path(name): Path<String>,
+    Query(params): Query<ReadParams>,
     Json(body): Json<ScrollBody>,
 ) -> ApiResult<ScrollResult> {
+    let read = params.consistency()?;
     let engine = state.engine().clone();
     let result = blocking(move || match body.order_by {
         Some(order_by) => {
-            crate::query::scroll_ordered(&engine, &name, body.request, order_by.to_order_by())
+            crate::query::scroll_ordered(&engine, &name, body.request, order_by.to_order_by(), read)
         }
-        None => engine.collection(&name)?.scroll(&body.request),
+        None => engine.collection(&name)?.scroll(&body.request, read),
     })
     .await?;
     Ok(Reply(result))
@@ -201,9 +211,11 @@ pub struct CountResult {
 pub async fn count(
     State(state): State<RestState>,
     Path(name): Path<String>,
+    Query(params): Query<ReadParams>,
     Json(body): Json<CountRequest>,
 ) -> ApiResult<CountResult> {
+    let read = params.consistency()?;
     let engine = state.engine().clone();
-    let count = blocking(move || engine.collection(&name)?.count(&body)).await?;
+    let count = blocking(move || engine.collection(&name)?.count(&body, read)).await?;
     Ok(Reply(CountResult { count }))
 }

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde_json::{json, Value};
 
-use super::envelope::{ApiResult, Reply};
+use super::envelope::{ApiError, ApiResult, Path, Query, Reply};
 use super::{blocking, RestState};
 use crate::server::QDRANT_API_VERSION;
 
@@ -20,24 +20,26 @@ pub async fn root() -> impl IntoResponse {
 }
 
 pub async fn healthz() -> impl IntoResponse {
-    plain("healthz check passed")
+    plain(StatusCode::OK, "healthz check passed")
 }
 
 pub async fn livez() -> impl IntoResponse {
-    plain("healthz check passed")
+    plain(StatusCode::OK, "healthz check passed")
 }
 
-/// Ready once the engine is open (the server only listens after that).
-pub async fn readyz() -> impl IntoResponse {
-    plain("all shards are ready")
+/// Ready once the engine is open (the server only listens after that) and, in a cluster,
+/// once the node follows a metadata leader and every replica it holds has a leader.
+pub async fn readyz(State(state): State<RestState>) -> impl IntoResponse {
+    match &state.app.cluster {
+        Some(cluster) if !cluster.is_ready() => {
+            plain(StatusCode::SERVICE_UNAVAILABLE, "some shards are not ready")
+        }
+        _ => plain(StatusCode::OK, "all shards are ready"),
+    }
 }
 
-fn plain(text: &'static str) -> impl IntoResponse {
-    (
-        StatusCode::OK,
-        [(CONTENT_TYPE, "text/plain; charset=utf-8")],
-        text,
-    )
+fn plain(status: StatusCode, text: &'static str) -> impl IntoResponse {
+    (status, [(CONTENT_TYPE, "text/plain; charset=utf-8")], text)
 }
 
 pub async fn metrics(State(state): State<RestState>) -> impl IntoResponse {
@@ -78,9 +80,34 @@ pub async fn telemetry(State(state): State<RestState>) -> ApiResult<Value> {
     })))
 }
 
-/// `GET /cluster`: this build runs a single node, so cluster mode is disabled.
-pub async fn cluster() -> ApiResult<Value> {
-    Ok(Reply(json!({"status": "disabled"})))
+/// `GET /cluster`: peers and this node's view of the metadata Raft group, or
+/// `{"status": "disabled"}` outside a cluster.
+pub async fn cluster(State(state): State<RestState>) -> ApiResult<Value> {
+    Ok(Reply(match &state.app.cluster {
+        Some(cluster) => crate::cluster::info::cluster_status(cluster),
+        None => json!({"status": "disabled"}),
+    }))
+}
+
+/// Query parameters of `DELETE /cluster/peer/{peer_id}`.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct RemovePeerParams {
+    #[serde(default)]
+    force: bool,
+}
+
+/// `DELETE /cluster/peer/{peer_id}`: refused while the peer holds replicas unless `force`.
+pub async fn remove_peer(
+    State(state): State<RestState>,
+    Path(peer_id): Path<u64>,
+    Query(params): Query<RemovePeerParams>,
+) -> ApiResult<bool> {
+    let Some(cluster) = &state.app.cluster else {
+        return Err(ApiError::bad_request(
+            "Cluster is not enabled: this node runs without --uri",
+        ));
+    };
+    Ok(Reply(cluster.remove_peer(peer_id, params.force).await?))
 }
 
 /// `GET /issues`: no issues are tracked.

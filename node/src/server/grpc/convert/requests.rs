@@ -12,9 +12,37 @@ use super::query::order_by_from_grpc;
 use crate::server::grpc::error::ConvertError;
 use crate::shard::Projection;
 use crate::types::{
-    CountRequest, NamedVector, OrderBy, PointId, ScrollRequest, SearchParams, SearchRequest,
-    DEFAULT_VECTOR_NAME,
+    ConsistencyLevel, CountRequest, NamedVector, OrderBy, PointId, ReadConsistency, ScrollRequest,
+    SearchParams, SearchRequest, DEFAULT_VECTOR_NAME,
 };
+
+/// A read request's `read_consistency`; absent means the default (one replica).
+pub fn read_from_grpc(
+    consistency: Option<&grpc::ReadConsistency>,
+) -> Result<ReadConsistency, ConvertError> {
+    use grpc::read_consistency::Value;
+    let Some(value) = consistency.and_then(|c| c.value) else {
+        return Ok(ReadConsistency::default());
+    };
+    match value {
+        Value::Factor(0) => Err(ConvertError::invalid(
+            "read_consistency factor must be at least 1",
+        )),
+        Value::Factor(n) => Ok(ReadConsistency::Factor(n.min(u32::MAX as u64) as u32)),
+        Value::Type(t) => match grpc::ReadConsistencyType::try_from(t) {
+            Ok(grpc::ReadConsistencyType::All) => Ok(ReadConsistency::Level(ConsistencyLevel::All)),
+            Ok(grpc::ReadConsistencyType::Majority) => {
+                Ok(ReadConsistency::Level(ConsistencyLevel::Majority))
+            }
+            Ok(grpc::ReadConsistencyType::Quorum) => {
+                Ok(ReadConsistency::Level(ConsistencyLevel::Quorum))
+            }
+            Err(_) => Err(ConvertError::invalid(format!(
+                "unknown read_consistency type {t}"
+            ))),
+        },
+    }
+}
 
 pub fn search_from_grpc(request: grpc::SearchPoints) -> Result<SearchRequest, ConvertError> {
     refuse_shard_keys(request.shard_key_selector.as_ref())?;

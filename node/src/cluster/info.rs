@@ -1,0 +1,168 @@
+//! The cluster as the APIs show it: Qdrant's `GET /cluster` and
+//! `GET /collections/{name}/cluster` shapes, and the admin service's `ClusterInfo`.
+
+use openraft::ServerState;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::meta::ReplicaState;
+use super::Cluster;
+use crate::engine::Engine;
+use crate::error::{GrapeError, Result};
+use crate::shard::ShardAccess;
+
+fn role_name(state: ServerState) -> &'static str {
+    match state {
+        ServerState::Leader => "Leader",
+        ServerState::Candidate => "Candidate",
+        ServerState::Follower => "Follower",
+        ServerState::Learner | ServerState::Shutdown => "Follower",
+    }
+}
+
+/// `GET /cluster`.
+pub fn cluster_status(cluster: &Cluster) -> Value {
+    let metrics = cluster.groups.meta.metrics().borrow().clone();
+    let view = cluster.ctx.meta.borrow().clone();
+    let peers: serde_json::Map<String, Value> = view
+        .state
+        .peers
+        .iter()
+        .map(|(id, peer)| (id.to_string(), json!({"uri": peer.uri})))
+        .collect();
+    let is_voter = metrics
+        .membership_config
+        .voter_ids()
+        .any(|v| v == cluster.ctx.peer_id);
+    let working = metrics.running_state.is_ok();
+    json!({
+        "status": "enabled",
+        "peer_id": cluster.ctx.peer_id,
+        "peers": peers,
+        "raft_info": {
+            "term": metrics.current_term,
+            "commit": view.applied,
+            "pending_operations": metrics.last_log_index.unwrap_or(0).saturating_sub(view.applied),
+            "leader": metrics.current_leader,
+            "role": role_name(metrics.state),
+            "is_voter": is_voter,
+        },
+        "consensus_thread_status": {
+            "consensus_thread_status": if working { "working" } else { "stopped" },
+            "last_update": chrono::Utc::now().to_rfc3339(),
+        },
+        "message_send_failures": {},
+    })
+}
+
+/// The peer id a node outside any cluster reports (Qdrant's single-node convention).
+pub const LOCAL_PEER_ID: u64 = 1;
+
+/// `GET /collections/{name}/cluster` (and gRPC `CollectionClusterInfo`).
+#[derive(Debug, Clone, Serialize)]
+pub struct CollectionClusterInfo {
+    pub peer_id: u64,
+    pub shard_count: usize,
+    pub local_shards: Vec<LocalShardInfo>,
+    pub remote_shards: Vec<RemoteShardInfo>,
+    pub shard_transfers: Vec<Value>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LocalShardInfo {
+    pub shard_id: u32,
+    pub points_count: usize,
+    pub state: ReplicaState,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RemoteShardInfo {
+    pub shard_id: u32,
+    pub peer_id: u64,
+    pub state: ReplicaState,
+}
+
+/// Where the shards of a collection are, as this node sees it; outside a cluster every shard
+/// is local and active.
+pub fn collection_cluster_info(
+    engine: &Engine,
+    cluster: Option<&Cluster>,
+    name: &str,
+) -> Result<CollectionClusterInfo> {
+    let collection = engine.collection(name)?;
+    let local_points = |shard: &dyn ShardAccess| shard.local().map_or(0, |s| s.points_count());
+    let Some(cluster) = cluster else {
+        let local_shards = collection
+            .shards()
+            .iter()
+            .enumerate()
+            .map(|(id, shard)| LocalShardInfo {
+                shard_id: id as u32,
+                points_count: local_points(shard.as_ref()),
+                state: ReplicaState::Active,
+            })
+            .collect::<Vec<_>>();
+        return Ok(CollectionClusterInfo {
+            peer_id: LOCAL_PEER_ID,
+            shard_count: local_shards.len(),
+            local_shards,
+            remote_shards: Vec::new(),
+            shard_transfers: Vec::new(),
+        });
+    };
+    let view = cluster.ctx.meta.borrow().clone();
+    let entry = view
+        .state
+        .collections
+        .get(collection.name())
+        .ok_or_else(|| GrapeError::CollectionNotFound(name.to_string()))?;
+    let me = cluster.ctx.peer_id;
+    let mut local_shards = Vec::new();
+    let mut remote_shards = Vec::new();
+    for (shard_id, (placement, shard)) in entry.shards.iter().zip(collection.shards()).enumerate() {
+        let shard_id = shard_id as u32;
+        for (&peer_id, &state) in &placement.replicas {
+            if peer_id == me {
+                let points_count = local_points(shard.as_ref());
+                local_shards.push(LocalShardInfo {
+                    shard_id,
+                    points_count,
+                    state,
+                });
+            } else {
+                remote_shards.push(RemoteShardInfo {
+                    shard_id,
+                    peer_id,
+                    state,
+                });
+            }
+        }
+    }
+    Ok(CollectionClusterInfo {
+        peer_id: me,
+        shard_count: entry.shards.len(),
+        local_shards,
+        remote_shards,
+        shard_transfers: Vec::new(),
+    })
+}
+
+/// Whether the node can serve: it knows a metadata leader, reflects the metadata it applied,
+/// and every replica it holds has a leader.
+pub fn is_ready(cluster: &Cluster) -> bool {
+    let has_leader = cluster
+        .groups
+        .meta
+        .metrics()
+        .borrow()
+        .current_leader
+        .is_some();
+    let applied = cluster.ctx.meta.borrow().applied;
+    let reconciled = *cluster.reconciled.borrow() >= applied;
+    let shards_led = cluster
+        .groups
+        .replicas()
+        .iter()
+        .all(|r| r.leader().is_some());
+    has_leader && reconciled && shards_led
+}

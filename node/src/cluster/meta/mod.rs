@@ -1,0 +1,280 @@
+//! The cluster's metadata: peers, collections with the placement of their shard replicas,
+//! and aliases. It is the state machine of the metadata Raft group; every peer holds the same
+//! copy. [`ClusterState::apply`] is pure and deterministic, so it is tested without Raft.
+
+pub mod machine;
+pub mod placement;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+pub use machine::MetaMachine;
+
+use super::raft_types::{GroupId, PeerId};
+use crate::collection::{CollectionMeta, FieldIndex};
+use crate::engine::{apply_alias_operations, apply_update, MetaChange};
+use crate::error::{GrapeError, Result};
+
+/// What a peer is, as the cluster records it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeerInfo {
+    /// The peer's internal address, e.g. `http://10.0.0.2:6335`.
+    pub uri: String,
+}
+
+/// Qdrant's replica states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReplicaState {
+    /// Up to date and serving reads.
+    Active,
+    /// Unreachable or too far behind; the shard's leader heals it when it comes back.
+    Dead,
+    /// Receiving the shard (a learner catching up).
+    Partial,
+    /// Just created, not yet confirmed by its group.
+    Initializing,
+}
+
+/// Where one shard's replicas live.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShardPlacement {
+    /// The shard's Raft group.
+    pub group_id: GroupId,
+    pub replicas: BTreeMap<PeerId, ReplicaState>,
+    /// The replica that initializes the group with the initial replicas as members; cleared
+    /// once the group's membership changes, so a replica added later never re-initializes.
+    pub seed: Option<PeerId>,
+}
+
+impl ShardPlacement {
+    pub fn holds(&self, peer: PeerId) -> bool {
+        self.replicas.contains_key(&peer)
+    }
+}
+
+/// A collection of the cluster.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CollectionEntry {
+    pub meta: CollectionMeta,
+    /// `shards[i]` is shard `i`.
+    pub shards: Vec<ShardPlacement>,
+}
+
+/// Everything the metadata group agrees on.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClusterState {
+    pub peers: BTreeMap<PeerId, PeerInfo>,
+    pub collections: BTreeMap<String, CollectionEntry>,
+    pub aliases: BTreeMap<String, String>,
+    /// The next shard group id to hand out; ids are never reused.
+    pub next_group_id: GroupId,
+}
+
+/// An entry of the metadata log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetaCommand {
+    /// A change asked through the Qdrant API.
+    Change(Box<MetaChange>),
+    AddPeer {
+        peer_id: PeerId,
+        uri: String,
+    },
+    /// Removes a peer; refused while it holds replicas unless `force`, which drops them.
+    RemovePeer {
+        peer_id: PeerId,
+        force: bool,
+    },
+    SetReplicaState {
+        group_id: GroupId,
+        peer_id: PeerId,
+        state: ReplicaState,
+    },
+}
+
+impl ClusterState {
+    /// Applies one command; `Ok(false)` when it changed nothing.
+    pub fn apply(&mut self, command: &MetaCommand) -> Result<bool> {
+        match command {
+            MetaCommand::Change(change) => self.apply_change(change),
+            MetaCommand::AddPeer { peer_id, uri } => {
+                let info = PeerInfo { uri: uri.clone() };
+                Ok(self.peers.insert(*peer_id, info.clone()) != Some(info))
+            }
+            MetaCommand::RemovePeer { peer_id, force } => self.remove_peer(*peer_id, *force),
+            MetaCommand::SetReplicaState {
+                group_id,
+                peer_id,
+                state,
+            } => Ok(self.set_replica_state(*group_id, *peer_id, *state)),
+        }
+    }
+
+    fn apply_change(&mut self, change: &MetaChange) -> Result<bool> {
+        match change {
+            MetaChange::CreateCollection { name, meta } => self.create_collection(name, meta),
+            MetaChange::DeleteCollection { name } => Ok(self.delete_collection(name)),
+            MetaChange::UpdateCollection { name, update } => {
+                let entry = self.collection_mut(name)?;
+                let mut config = entry.meta.config.clone();
+                apply_update(&mut config, update)?;
+                entry.meta.config = config;
+                Ok(true)
+            }
+            MetaChange::CreateFieldIndex {
+                name,
+                field,
+                schema,
+            } => {
+                let schema = FieldIndex {
+                    schema: schema.clone(),
+                };
+                let entry = self.collection_mut(name)?;
+                entry.meta.payload_schema.insert(field.clone(), schema);
+                Ok(true)
+            }
+            MetaChange::DeleteFieldIndex { name, field } => {
+                let entry = self.collection_mut(name)?;
+                Ok(entry.meta.payload_schema.remove(field).is_some())
+            }
+            MetaChange::UpdateAliases { operations } => {
+                let mut aliases = self.aliases.clone();
+                let collections = &self.collections;
+                apply_alias_operations(&mut aliases, |c| collections.contains_key(c), operations)?;
+                self.aliases = aliases;
+                Ok(true)
+            }
+        }
+    }
+
+    fn collection_mut(&mut self, name: &str) -> Result<&mut CollectionEntry> {
+        self.collections
+            .get_mut(name)
+            .ok_or_else(|| GrapeError::CollectionNotFound(name.to_string()))
+    }
+
+    fn create_collection(&mut self, name: &str, meta: &CollectionMeta) -> Result<bool> {
+        if self.collections.contains_key(name) || self.aliases.contains_key(name) {
+            return Err(GrapeError::CollectionExists(name.to_string()));
+        }
+        let params = &meta.config.params;
+        let load = self.replicas_per_peer();
+        let peers: Vec<PeerId> = self.peers.keys().copied().collect();
+        let replica_sets = placement::place_shards(
+            &peers,
+            &load,
+            params.shard_number,
+            params.replication_factor,
+        );
+        let shards = replica_sets
+            .into_iter()
+            .map(|replicas| {
+                let group_id = self.allocate_group();
+                ShardPlacement {
+                    group_id,
+                    seed: replicas.first().copied(),
+                    replicas: replicas
+                        .into_iter()
+                        .map(|p| (p, ReplicaState::Active))
+                        .collect(),
+                }
+            })
+            .collect();
+        let entry = CollectionEntry {
+            meta: meta.clone(),
+            shards,
+        };
+        self.collections.insert(name.to_string(), entry);
+        Ok(true)
+    }
+
+    fn allocate_group(&mut self) -> GroupId {
+        self.next_group_id = self.next_group_id.max(1);
+        let id = self.next_group_id;
+        self.next_group_id += 1;
+        id
+    }
+
+    fn delete_collection(&mut self, name: &str) -> bool {
+        if self.collections.remove(name).is_none() {
+            return false;
+        }
+        self.aliases.retain(|_, target| target != name);
+        true
+    }
+
+    /// How many replicas each peer holds, over every collection.
+    pub fn replicas_per_peer(&self) -> BTreeMap<PeerId, usize> {
+        let mut load: BTreeMap<PeerId, usize> = self.peers.keys().map(|&p| (p, 0)).collect();
+        for shard in self.shards() {
+            for peer in shard.replicas.keys() {
+                *load.entry(*peer).or_default() += 1;
+            }
+        }
+        load
+    }
+
+    /// Every shard placement of every collection.
+    pub fn shards(&self) -> impl Iterator<Item = &ShardPlacement> {
+        self.collections.values().flat_map(|c| c.shards.iter())
+    }
+
+    /// The placement of a shard group, with its collection name and shard id.
+    pub fn shard_of_group(&self, group: GroupId) -> Option<(&str, u32, &ShardPlacement)> {
+        self.collections.iter().find_map(|(name, c)| {
+            c.shards
+                .iter()
+                .enumerate()
+                .find(|(_, s)| s.group_id == group)
+                .map(|(i, s)| (name.as_str(), i as u32, s))
+        })
+    }
+
+    fn shard_of_group_mut(&mut self, group: GroupId) -> Option<&mut ShardPlacement> {
+        self.collections
+            .values_mut()
+            .flat_map(|c| c.shards.iter_mut())
+            .find(|s| s.group_id == group)
+    }
+
+    fn remove_peer(&mut self, peer: PeerId, force: bool) -> Result<bool> {
+        if !self.peers.contains_key(&peer) {
+            return Ok(false);
+        }
+        let holding: BTreeSet<GroupId> = self
+            .shards()
+            .filter(|s| s.holds(peer))
+            .map(|s| s.group_id)
+            .collect();
+        if !holding.is_empty() && !force {
+            return Err(GrapeError::bad_input(format!(
+                "Cannot remove peer {peer} as there are shards on it"
+            )));
+        }
+        for group in holding {
+            if let Some(shard) = self.shard_of_group_mut(group) {
+                shard.replicas.remove(&peer);
+                shard.seed = None;
+            }
+        }
+        self.peers.remove(&peer);
+        Ok(true)
+    }
+
+    fn set_replica_state(&mut self, group: GroupId, peer: PeerId, state: ReplicaState) -> bool {
+        let Some(shard) = self.shard_of_group_mut(group) else {
+            return false;
+        };
+        match shard.replicas.get_mut(&peer) {
+            Some(current) if *current != state => {
+                *current = state;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,274 @@
+//! The cluster: several `grape-node` processes acting as one database.
+//!
+//! - One **metadata** Raft group spans every peer ([`meta`]): peers, collections, the
+//!   placement of shard replicas, aliases.
+//! - Each shard's replicas form a **shard** Raft group of their own ([`replica`]); a point
+//!   write is an entry of its shard's log, acknowledged once a majority committed it.
+//! - Every node can serve every request: a collection's shards are replica sets that send
+//!   writes to the shard leader and reads to a replica ([`replica::ReplicaSet`]).
+//! - All groups talk over one gRPC server on the internal port ([`transport`],
+//!   [`internal`], [`admin`]), with one connection per peer ([`network`]).
+//! - A [`reconcile::Reconciler`] makes the node match the metadata after every change.
+//!
+//! Start-up is Qdrant's: the first node has `--uri` and no `--bootstrap` and forms a
+//! one-node cluster; the others bootstrap from any peer and join it.
+
+pub mod admin;
+mod codec;
+mod context;
+mod groups;
+mod health;
+mod identity;
+pub mod info;
+mod internal;
+mod log_store;
+mod membership;
+pub mod meta;
+mod network;
+mod proposer;
+mod raft_types;
+mod reconcile;
+mod replica;
+mod transport;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use grape_proto::cluster::cluster_service_client::ClusterServiceClient;
+use grape_proto::cluster::cluster_service_server::ClusterServiceServer;
+use grape_proto::cluster::JoinClusterRequest;
+use grape_proto::internal::internal_server::InternalServer;
+use grape_proto::internal::RemovePeerRequest;
+use grape_proto::raft::raft_transport_server::RaftTransportServer;
+use openraft::{Config, SnapshotPolicy};
+use tokio::sync::watch;
+
+use crate::engine::Engine;
+use crate::error::{GrapeError, Result};
+use codec::status_to_error;
+use context::{peer_request, NodeContext};
+use groups::Groups;
+use log_store::LogStore;
+use membership::Membership;
+use meta::MetaMachine;
+use network::{GroupNetwork, PeerChannels, MAX_PEER_MESSAGE};
+use proposer::MetaProposer;
+pub use raft_types::{GroupId, PeerId};
+use raft_types::{MetaConfig, MetaRaft, PeerNode, META_GROUP};
+use reconcile::Reconciler;
+
+/// How this node takes part in a cluster.
+#[derive(Debug, Clone)]
+pub struct ClusterSettings {
+    /// This node's internal address as peers reach it, e.g. `http://grape-0.grape:6335`.
+    pub uri: String,
+    /// A peer to join through; `None` starts a new cluster (or restarts a member).
+    pub bootstrap: Option<String>,
+    /// Where the internal gRPC server listens.
+    pub listen: SocketAddr,
+}
+
+/// Raft timing of the metadata group: slower than shards, it changes rarely.
+fn meta_raft_config() -> Config {
+    Config {
+        cluster_name: "grape-meta".to_string(),
+        heartbeat_interval: 200,
+        election_timeout_min: 1000,
+        election_timeout_max: 2000,
+        install_snapshot_timeout: 5_000,
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(2_000),
+        max_in_snapshot_log_to_keep: 500,
+        ..Default::default()
+    }
+}
+
+pub struct Cluster {
+    pub ctx: Arc<NodeContext>,
+    pub groups: Arc<Groups>,
+    pub engine: Arc<Engine>,
+    proposer: Arc<MetaProposer>,
+    membership: Membership,
+    /// The last metadata index the node reflects.
+    reconciled: watch::Receiver<u64>,
+}
+
+impl Cluster {
+    /// Starts this node's part of the cluster: the metadata group, the internal server, the
+    /// reconciler; joins through the bootstrap peer on first start.
+    pub async fn start(
+        settings: ClusterSettings,
+        data_dir: &Path,
+        engine: Arc<Engine>,
+    ) -> Result<Arc<Cluster>> {
+        let peer_id = identity::load_or_create(data_dir)?;
+        let raft_db = sled::Config::new()
+            .path(data_dir.join("raft"))
+            .cache_capacity(64 << 20)
+            .open()
+            .map_err(|e| GrapeError::Internal(format!("open Raft store: {e}")))?;
+        let (machine, view) = MetaMachine::open(&raft_db)?;
+        let ctx = NodeContext::new(
+            peer_id,
+            settings.uri.clone(),
+            data_dir.to_path_buf(),
+            PeerChannels::new(Some(settings.listen.ip())),
+            view.clone(),
+            raft_db.clone(),
+        );
+        let log = LogStore::<MetaConfig>::open(&raft_db, META_GROUP)
+            .map_err(|e| GrapeError::Internal(format!("open metadata log: {e}")))?;
+        let network = GroupNetwork::new(META_GROUP, ctx.channels.clone(), ctx.health.clone());
+        let config = meta_raft_config()
+            .validate()
+            .map_err(|e| GrapeError::Internal(format!("metadata Raft config: {e}")))?;
+        let meta = MetaRaft::new(peer_id, Arc::new(config), network, log, machine)
+            .await
+            .map_err(|e| GrapeError::Internal(format!("start metadata Raft: {e}")))?;
+        let groups = Arc::new(Groups::new(meta));
+        let (reconciled_tx, reconciled) = watch::channel(0);
+        let proposer = Arc::new(MetaProposer::new(
+            ctx.clone(),
+            groups.clone(),
+            reconciled.clone(),
+        ));
+        let cluster = Arc::new(Cluster {
+            membership: Membership::new(groups.clone(), proposer.clone()),
+            ctx: ctx.clone(),
+            groups: groups.clone(),
+            engine: engine.clone(),
+            proposer: proposer.clone(),
+            reconciled,
+        });
+        let listener = tokio::net::TcpListener::bind(settings.listen)
+            .await
+            .map_err(GrapeError::io(format!(
+                "bind internal API on {}",
+                settings.listen
+            )))?;
+        tokio::spawn(serve_internal(cluster.clone(), listener));
+        let reconciler =
+            Reconciler::new(ctx.clone(), engine.clone(), groups.clone(), reconciled_tx);
+        tokio::spawn(reconciler.run(view));
+        cluster.enter(&settings).await?;
+        engine.join_cluster(proposer.clone());
+        tokio::spawn(health::watch_replicas(ctx, groups, proposer));
+        tracing::info!(peer_id, uri = %settings.uri, "cluster node started");
+        Ok(cluster)
+    }
+
+    /// Forms a new cluster or joins one, unless this node is already a member.
+    async fn enter(&self, settings: &ClusterSettings) -> Result<()> {
+        let meta = &self.groups.meta;
+        let initialized = meta
+            .is_initialized()
+            .await
+            .map_err(|e| GrapeError::Internal(e.to_string()))?;
+        if initialized {
+            return Ok(());
+        }
+        let (peer_id, uri) = (self.ctx.peer_id, settings.uri.clone());
+        match &settings.bootstrap {
+            None => {
+                let members = BTreeMap::from([(peer_id, PeerNode::new(&uri))]);
+                meta.initialize(members)
+                    .await
+                    .map_err(|e| GrapeError::Internal(format!("form the cluster: {e}")))?;
+                self.proposer
+                    .propose(meta::MetaCommand::AddPeer { peer_id, uri })
+                    .await?;
+                Ok(())
+            }
+            Some(bootstrap) => self.join(bootstrap, peer_id, uri).await,
+        }
+    }
+
+    /// Asks the bootstrap peer to add this node, retrying until it is a member.
+    async fn join(&self, bootstrap: &str, peer_id: PeerId, uri: String) -> Result<()> {
+        let channel = self.ctx.channels.get(bootstrap)?;
+        let mut client = ClusterServiceClient::new(channel);
+        loop {
+            let request = JoinClusterRequest {
+                peer_id,
+                uri: uri.clone(),
+            };
+            match client.join_cluster(peer_request(request)).await {
+                Ok(_) => {
+                    tracing::info!(%bootstrap, "joined the cluster");
+                    return Ok(());
+                }
+                Err(status) => {
+                    tracing::warn!(%bootstrap, error = %status.message(), "join failed; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+
+    /// The leader of each shard group this node holds a replica of.
+    pub fn shard_leaders(&self) -> BTreeMap<GroupId, PeerId> {
+        self.groups
+            .replicas()
+            .iter()
+            .filter_map(|r| Some((r.group, r.leader()?)))
+            .collect()
+    }
+
+    /// `DELETE /cluster/peer/{id}`: removes a peer, through the metadata leader.
+    pub async fn remove_peer(&self, peer_id: PeerId, force: bool) -> Result<bool> {
+        let leader = self
+            .membership
+            .leader()
+            .ok_or_else(|| GrapeError::unavailable("no metadata leader is known yet"))?;
+        if leader == self.ctx.peer_id {
+            return self.membership.remove_peer(peer_id, force).await;
+        }
+        let request = RemovePeerRequest { peer_id, force };
+        let reply = self
+            .ctx
+            .internal(leader)?
+            .remove_peer(peer_request(request))
+            .await
+            .map_err(|s| status_to_error(&s))?;
+        Ok(reply.into_inner().changed)
+    }
+
+    pub fn is_ready(&self) -> bool {
+        info::is_ready(self)
+    }
+
+    /// Stops every Raft group (checkpointing is the engine's shutdown).
+    pub async fn shutdown(&self) {
+        for replica in self.groups.replicas() {
+            replica.shutdown().await;
+        }
+        if let Err(e) = self.groups.meta.shutdown().await {
+            tracing::warn!(error = %e, "metadata Raft did not stop cleanly");
+        }
+    }
+}
+
+/// Serves the internal gRPC API (Raft, forwarding, admin) until the node stops.
+async fn serve_internal(cluster: Arc<Cluster>, listener: tokio::net::TcpListener) {
+    let raft = RaftTransportServer::new(transport::RaftService::new(cluster.groups.clone()))
+        .max_decoding_message_size(MAX_PEER_MESSAGE)
+        .max_encoding_message_size(MAX_PEER_MESSAGE);
+    let internal = InternalServer::new(internal::InternalService::new(cluster.clone()))
+        .max_decoding_message_size(MAX_PEER_MESSAGE)
+        .max_encoding_message_size(MAX_PEER_MESSAGE);
+    let admin = ClusterServiceServer::new(admin::AdminService::new(cluster.clone()));
+    let listen = listener.local_addr().ok();
+    tracing::info!(?listen, "internal API listening");
+    let served = tonic::transport::Server::builder()
+        .tcp_nodelay(true)
+        .add_service(raft)
+        .add_service(internal)
+        .add_service(admin)
+        .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+        .await;
+    if let Err(e) = served {
+        tracing::error!(?listen, error = %e, "internal API stopped");
+    }
+}

@@ -1,0 +1,206 @@
+//! Shard replicas: the ones this node holds ([`LocalReplica`], a shard fed by its group's
+//! Raft), and the whole replica set of a shard as a collection sees it ([`ReplicaSet`]).
+
+mod machine;
+pub mod set;
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use openraft::error::{ClientWriteError, RaftError};
+use openraft::{Config, SnapshotPolicy};
+
+use machine::ShardMachine;
+pub use machine::SinceSnapshot;
+pub use set::ReplicaSet;
+
+use super::codec::Json;
+use super::context::NodeContext;
+use super::log_store::LogStore;
+use super::network::GroupNetwork;
+use super::raft_types::{GroupId, PeerId, ShardCommand, ShardConfig, ShardRaft};
+use crate::error::{GrapeError, Result};
+use crate::shard::{Shard, SpaceConfigs};
+use crate::types::PointOperation;
+
+/// A snapshot (a packed checkpoint, after which the log is purged) is taken once this many
+/// points were written since the last, or this many entries: it bounds log size and replay.
+const SNAPSHOT_AFTER_POINTS: u64 = 50_000;
+const SNAPSHOT_AFTER_ENTRIES: u64 = 20_000;
+
+/// How long a leader waits for a write (or a leadership check) to be acknowledged by a
+/// majority; shorter than a peer request, so a forwarded write gets the answer.
+const COMMIT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Raft timing of shard groups: a dead leader is replaced after about one second.
+fn shard_raft_config() -> Config {
+    Config {
+        cluster_name: "grape-shard".to_string(),
+        heartbeat_interval: 150,
+        election_timeout_min: 600,
+        election_timeout_max: 1200,
+        install_snapshot_timeout: 5_000,
+        max_payload_entries: 64,
+        snapshot_policy: SnapshotPolicy::Never,
+        max_in_snapshot_log_to_keep: 200,
+        snapshot_max_chunk_size: 4 << 20,
+        ..Default::default()
+    }
+}
+
+/// A replica this node holds.
+pub struct LocalReplica {
+    pub group: GroupId,
+    pub shard: Arc<Shard>,
+    pub raft: ShardRaft,
+    dir: PathBuf,
+    since_snapshot: Arc<SinceSnapshot>,
+}
+
+/// Why a write did not go through this replica.
+pub enum LocalWriteError {
+    /// This replica is not the leader; the leader, when known.
+    NotLeader(Option<PeerId>),
+    Failed(GrapeError),
+}
+
+impl LocalReplica {
+    /// Opens (or creates) the replica of `group` in `dir` with its Raft.
+    pub async fn open(
+        ctx: &Arc<NodeContext>,
+        group: GroupId,
+        dir: PathBuf,
+        spaces: SpaceConfigs,
+    ) -> Result<Arc<LocalReplica>> {
+        let shard_dir = dir.join("shard");
+        let shard = tokio::task::spawn_blocking(move || Shard::open_replica(&shard_dir, &spaces))
+            .await
+            .map_err(|e| GrapeError::Internal(format!("open replica: {e}")))??;
+        let shard = Arc::new(shard);
+        let snapshots = dir.join("raft-snapshots");
+        std::fs::create_dir_all(&snapshots).map_err(GrapeError::io("create snapshot dir"))?;
+        let since_snapshot = Arc::new(SinceSnapshot::default());
+        let machine = ShardMachine::new(shard.clone(), snapshots, since_snapshot.clone());
+        let log = LogStore::<ShardConfig>::open(&ctx.raft_db, group)
+            .map_err(|e| GrapeError::Internal(format!("open log of group {group}: {e}")))?;
+        let network = GroupNetwork::new(group, ctx.channels.clone(), ctx.health.clone());
+        let config = Arc::new(
+            shard_raft_config()
+                .validate()
+                .map_err(|e| GrapeError::Internal(format!("shard Raft config: {e}")))?,
+        );
+        let raft = ShardRaft::new(ctx.peer_id, config, network, log, machine)
+            .await
+            .map_err(|e| GrapeError::Internal(format!("start Raft of group {group}: {e}")))?;
+        let replica = Arc::new(LocalReplica {
+            group,
+            shard,
+            raft,
+            dir,
+            since_snapshot,
+        });
+        tokio::spawn(replica.clone().snapshot_when_due());
+        Ok(replica)
+    }
+
+    /// The leader this replica knows of.
+    pub fn leader(&self) -> Option<PeerId> {
+        self.raft.metrics().borrow().current_leader
+    }
+
+    /// Validates operations against this replica (the leader) and commits them; returns the
+    /// log index they were applied at.
+    pub async fn write(&self, ops: Vec<PointOperation>) -> Result<u64, LocalWriteError> {
+        let shard = self.shard.clone();
+        let checked = ops.clone();
+        tokio::task::spawn_blocking(move || shard.check(&checked))
+            .await
+            .map_err(|e| LocalWriteError::Failed(GrapeError::Internal(e.to_string())))?
+            .map_err(LocalWriteError::Failed)?;
+        let write = self.raft.client_write(Json(ShardCommand { ops }));
+        // A leader cut off from its majority never commits: fail, and let the caller look
+        // for the new leader (the outcome is unknown: the entry may still commit).
+        let written = tokio::time::timeout(COMMIT_TIMEOUT, write)
+            .await
+            .map_err(|_| {
+                LocalWriteError::Failed(GrapeError::unavailable(format!(
+                    "shard group {}: the write was not committed in time",
+                    self.group
+                )))
+            })?;
+        match written {
+            Ok(response) => Ok(response.log_id.index),
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(forward))) => {
+                Err(LocalWriteError::NotLeader(forward.leader_id))
+            }
+            Err(e) => Err(LocalWriteError::Failed(GrapeError::unavailable(format!(
+                "shard group {}: {e}",
+                self.group
+            )))),
+        }
+    }
+
+    /// Confirms this replica is the leader with a majority (Raft's ReadIndex) and waits until
+    /// it applied everything committed before the read: what it reads next is linearizable.
+    pub async fn ensure_linearizable(&self) -> Result<(), LocalWriteError> {
+        let check = tokio::time::timeout(COMMIT_TIMEOUT, self.raft.ensure_linearizable())
+            .await
+            .map_err(|_| {
+                LocalWriteError::Failed(GrapeError::unavailable(format!(
+                    "shard group {}: leadership not confirmed in time",
+                    self.group
+                )))
+            })?;
+        match check {
+            Ok(_) => Ok(()),
+            Err(RaftError::APIError(openraft::error::CheckIsLeaderError::ForwardToLeader(f))) => {
+                Err(LocalWriteError::NotLeader(f.leader_id))
+            }
+            Err(e) => Err(LocalWriteError::Failed(GrapeError::unavailable(format!(
+                "shard group {}: {e}",
+                self.group
+            )))),
+        }
+    }
+
+    /// Takes a snapshot once enough was written since the last one; openraft then purges
+    /// the log it covers.
+    async fn snapshot_when_due(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            if self.raft.metrics().borrow().running_state.is_err() {
+                return; // Raft shut down: the replica is gone.
+            }
+            let points = self.since_snapshot.points.load(Ordering::Relaxed);
+            let entries = self.since_snapshot.entries.load(Ordering::Relaxed);
+            if points < SNAPSHOT_AFTER_POINTS && entries < SNAPSHOT_AFTER_ENTRIES {
+                continue;
+            }
+            // Reset now so a slow snapshot is not triggered twice; the builder resets again.
+            self.since_snapshot.points.store(0, Ordering::Relaxed);
+            self.since_snapshot.entries.store(0, Ordering::Relaxed);
+            if self.raft.trigger().snapshot().await.is_err() {
+                return; // Raft shut down: the replica is gone.
+            }
+        }
+    }
+
+    /// Stops the replica's Raft (its files stay).
+    pub async fn shutdown(&self) {
+        if let Err(e) = self.raft.shutdown().await {
+            tracing::warn!(group = self.group, error = %e, "replica Raft did not stop cleanly");
+        }
+    }
+
+    /// Stops the replica and deletes its data and log: it no longer belongs on this node.
+    pub async fn destroy(&self, ctx: &NodeContext) -> Result<()> {
+        self.shutdown().await;
+        LogStore::<ShardConfig>::destroy(&ctx.raft_db, self.group).map_err(|e| {
+            GrapeError::Internal(format!("delete log of group {}: {e}", self.group))
+        })?;
+        std::fs::remove_dir_all(&self.dir).map_err(GrapeError::io("delete replica files"))
+    }
+}

@@ -1,0 +1,146 @@
+//! A shard as a collection uses it, wherever its data lives: a [`Shard`] on this node (one-node
+//! mode), or a replica set spread over peers (the cluster's implementation). Requests are
+//! owned and serializable so a replica set can send them to a peer.
+
+use serde::{Deserialize, Serialize};
+
+use super::{IndexKind, Projection, Shard, ShardQuery};
+use crate::error::Result;
+use crate::filter::Filter;
+use crate::payload::JsonPath;
+use crate::types::{PointId, PointOperation, Record, ScoredPoint, SearchParams};
+
+pub use crate::types::ReadConsistency;
+
+/// A search in one shard.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ShardSearch {
+    pub vector_name: String,
+    pub vector: Vec<f32>,
+    pub filter: Option<Filter>,
+    pub params: Option<SearchParams>,
+    /// Number of best results wanted (the request's offset plus limit).
+    pub top: usize,
+    pub score_threshold: Option<f32>,
+    pub projection: Projection,
+}
+
+impl ShardSearch {
+    pub fn as_query(&self) -> ShardQuery<'_> {
+        ShardQuery {
+            vector_name: &self.vector_name,
+            vector: &self.vector,
+            filter: self.filter.as_ref(),
+            params: self.params.as_ref(),
+            top: self.top,
+            score_threshold: self.score_threshold,
+        }
+    }
+}
+
+/// One page of a scroll in one shard: up to `limit` points with id ≥ `from`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ShardScroll {
+    pub from: Option<PointId>,
+    pub limit: usize,
+    pub filter: Option<Filter>,
+    pub projection: Projection,
+}
+
+/// What a collection asks of each of its shards.
+pub trait ShardAccess: Send + Sync {
+    /// Checks operations without applying them, so a multi-shard write can be refused whole.
+    fn check(&self, ops: &[PointOperation]) -> Result<()>;
+    /// Applies operations durably; returns the sequence number they were applied at.
+    fn update(&self, ops: Vec<PointOperation>) -> Result<u64>;
+    fn search(&self, search: &ShardSearch, read: ReadConsistency) -> Result<Vec<ScoredPoint>>;
+    fn retrieve(
+        &self,
+        ids: &[PointId],
+        projection: &Projection,
+        read: ReadConsistency,
+    ) -> Result<Vec<Record>>;
+    /// A page in id order, and the id where the next page starts.
+    fn scroll(
+        &self,
+        page: &ShardScroll,
+        read: ReadConsistency,
+    ) -> Result<(Vec<Record>, Option<PointId>)>;
+    fn count(&self, filter: Option<&Filter>, read: ReadConsistency) -> Result<usize>;
+    fn points_count(&self) -> Result<usize>;
+    fn indexed_vectors_count(&self) -> Result<usize>;
+    /// How many points have a value at an indexed payload path.
+    fn indexed_points(&self, path: &JsonPath) -> Result<usize>;
+    /// Declares the payload field indexes (on the replicas this node holds).
+    fn set_field_indexes(&self, fields: &[(JsonPath, IndexKind)]);
+    /// Checkpoints the replicas this node holds.
+    fn checkpoint(&self) -> Result<()>;
+    /// The replica this node holds, if any.
+    fn local(&self) -> Option<&Shard>;
+}
+
+/// A shard on this node serves every request itself; consistency is trivially met.
+impl ShardAccess for Shard {
+    fn check(&self, ops: &[PointOperation]) -> Result<()> {
+        Shard::check(self, ops)
+    }
+
+    fn update(&self, ops: Vec<PointOperation>) -> Result<u64> {
+        Shard::update(self, &ops)
+    }
+
+    fn search(&self, search: &ShardSearch, _read: ReadConsistency) -> Result<Vec<ScoredPoint>> {
+        Shard::search(self, &search.as_query(), &search.projection)
+    }
+
+    fn retrieve(
+        &self,
+        ids: &[PointId],
+        projection: &Projection,
+        _read: ReadConsistency,
+    ) -> Result<Vec<Record>> {
+        Ok(Shard::retrieve(self, ids, projection))
+    }
+
+    fn scroll(
+        &self,
+        page: &ShardScroll,
+        _read: ReadConsistency,
+    ) -> Result<(Vec<Record>, Option<PointId>)> {
+        Ok(Shard::scroll(
+            self,
+            page.from,
+            page.limit,
+            page.filter.as_ref(),
+            &page.projection,
+        ))
+    }
+
+    fn count(&self, filter: Option<&Filter>, _read: ReadConsistency) -> Result<usize> {
+        Ok(Shard::count(self, filter))
+    }
+
+    fn points_count(&self) -> Result<usize> {
+        Ok(Shard::points_count(self))
+    }
+
+    fn indexed_vectors_count(&self) -> Result<usize> {
+        Ok(Shard::indexed_vectors_count(self))
+    }
+
+    fn indexed_points(&self, path: &JsonPath) -> Result<usize> {
+        Ok(Shard::indexed_points(self, path))
+    }
+
+    fn set_field_indexes(&self, fields: &[(JsonPath, IndexKind)]) {
+        Shard::set_field_indexes(self, fields)
+    }
+
+    fn checkpoint(&self) -> Result<()> {
+        Shard::checkpoint(self).map(|_| ())
+    }
+
+    fn local(&self) -> Option<&Shard> {
+        Some(self)
+    }
+}
