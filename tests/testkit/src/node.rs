@@ -341,7 +341,9 @@ impl NodeProcess {
             .stdout(log)
             .stderr(stderr)
             .env_remove("RUST_LOG")
-            .env("GRAPE_LOG_LEVEL", DEFAULT_LOG_LEVEL);
+            .env("GRAPE_LOG_LEVEL", DEFAULT_LOG_LEVEL)
+            // Plain text in the log file, no colour escapes.
+            .env("NO_COLOR", "1");
         for (key, _) in std::env::vars_os() {
             if key.to_string_lossy().starts_with("GRAPE_") && key != "GRAPE_LOG_LEVEL" {
                 command.env_remove(key);
