@@ -5,7 +5,8 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use grape_testkit::{
-    create_collection, read_back, Cluster, Lease, Network, NodeProcess, Workload, WorkloadConfig,
+    create_collection, read_back, Cluster, Lease, Network, NodeProcess, Report, Workload,
+    WorkloadConfig,
 };
 use serde_json::{json, Value};
 use tokio::net::{TcpSocket, UdpSocket};
@@ -53,8 +54,7 @@ fn a_node_stops_and_restarts_on_its_address_with_its_data() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_then_restart_keeps_every_acknowledged_write() {
     let mut node = NodeProcess::start(BIN).unwrap();
-    create_collection(&node.grpc_url(), "w").await.unwrap();
-    let workload = Workload::start(WorkloadConfig::new(vec![node.grpc_url()], "w")).unwrap();
+    let workload = start_workload(&node, Duration::from_secs(2)).await;
     wait_for_acks(&workload, 50).await;
 
     tokio::task::block_in_place(|| {
@@ -63,11 +63,8 @@ async fn kill_9_then_restart_keeps_every_acknowledged_write() {
     });
     let before = workload.acked_writes();
     wait_for_acks(&workload, before + 50).await;
-    let history = workload.stop().await;
 
-    let report = history.verify(&read_back(&node.grpc_url(), "w").await.unwrap());
-    eprintln!("{report}");
-    assert!(report.is_consistent(), "{report}");
+    let report = stop_and_verify(workload, &node).await;
     assert!(
         report.writes.unknown > 0,
         "the crash hit requests: {report}"
@@ -78,10 +75,7 @@ async fn kill_9_then_restart_keeps_every_acknowledged_write() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigstop_makes_requests_time_out_and_sigcont_resumes_them() {
     let node = NodeProcess::start(BIN).unwrap();
-    create_collection(&node.grpc_url(), "w").await.unwrap();
-    let mut config = WorkloadConfig::new(vec![node.grpc_url()], "w");
-    config.timeout = Duration::from_millis(300);
-    let workload = Workload::start(config).unwrap();
+    let workload = start_workload(&node, Duration::from_millis(300)).await;
     wait_for_acks(&workload, 20).await;
 
     let pause = Duration::from_millis(1200);
@@ -96,11 +90,8 @@ async fn sigstop_makes_requests_time_out_and_sigcont_resumes_them() {
     node.resume().unwrap();
     let before = workload.acked_writes();
     wait_for_acks(&workload, before + 20).await;
-    let history = workload.stop().await;
 
-    let report = history.verify(&read_back(&node.grpc_url(), "w").await.unwrap());
-    eprintln!("{report}");
-    assert!(report.is_consistent(), "{report}");
+    let report = stop_and_verify(workload, &node).await;
     assert!(
         report
             .error_kinds
@@ -222,6 +213,23 @@ fn a_cluster_starts_every_node_on_its_own_address_bootstrapping_from_the_first()
             "node {i}: {args:?}"
         );
     }
+}
+
+/// A workload on collection `w` of `node`, giving up on requests after `timeout`.
+async fn start_workload(node: &NodeProcess, timeout: Duration) -> Workload {
+    create_collection(&node.grpc_url(), "w").await.unwrap();
+    let mut config = WorkloadConfig::new(vec![node.grpc_url()], "w");
+    config.timeout = timeout;
+    Workload::start(config).unwrap()
+}
+
+/// Stops the workload and checks the node's contents against its history.
+async fn stop_and_verify(workload: Workload, node: &NodeProcess) -> Report {
+    let history = workload.stop().await;
+    let report = history.verify(&read_back(&node.grpc_url(), "w").await.unwrap());
+    eprintln!("{report}");
+    assert!(report.is_consistent(), "{report}");
+    report
 }
 
 async fn wait_for_acks(workload: &Workload, acked: usize) {

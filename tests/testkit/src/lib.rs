@@ -9,9 +9,13 @@
 //! - [`Cluster`]: N nodes, the first without `--bootstrap`, the rest bootstrapping from it;
 //!   [`Cluster::wait_formed`] polls `GET /cluster`.
 //! - [`Network`]: iptables faults between node addresses (partition, one-way drop,
-//!   isolation, heal), in a chain of its own, removed on drop.
+//!   isolation, heal), in a chain of its own, removed on drop. Rules match the source
+//!   address, so a node must bind its outgoing peer connections to its own `--host`.
 //! - [`Workload`]: writers and readers through the official `qdrant-client` crate,
-//!   recording a [`History`]; [`History::verify`] checks what [`read_back`] returns.
+//!   recording a [`History`] of acknowledged, failed and unknown outcomes;
+//!   [`History::verify`] checks what [`read_back`] returns (see [`history`] for exactly
+//!   what it allows) and reports counts, the longest gap between acknowledged writes and
+//!   the error kinds.
 //! - [`wait_until`]: polling with a timeout and a useful failure message.
 //!
 //! The kit does not link `grape-node`: integration tests in `node/tests` pass it the binary,
