@@ -2,73 +2,16 @@
 //! at random moments, several rounds; after each restart every acknowledged point must be
 //! there with its payload.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use grape_testkit::NodeProcess;
 use rand::Rng;
 use serde_json::{json, Value};
 
 const ROUNDS: usize = 5;
 const BATCH: u64 = 10;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Node {
-    child: Child,
-    base: String,
-}
-
-impl Node {
-    fn start(data_dir: &std::path::Path) -> Node {
-        let (http, grpc) = (free_port(), free_port());
-        let child = Command::new(env!("CARGO_BIN_EXE_grape-node"))
-            .args([
-                "--host",
-                "127.0.0.1",
-                "--http-port",
-                &http.to_string(),
-                "--grpc-port",
-                &grpc.to_string(),
-            ])
-            .arg("--data-dir")
-            .arg(data_dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start grape-node");
-        let node = Node {
-            child,
-            base: format!("http://127.0.0.1:{http}"),
-        };
-        node.wait_ready();
-        node
-    }
-
-    fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if ureq::get(&format!("{}/readyz", self.base)).call().is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("grape-node did not become ready");
-    }
-
-    fn kill9(mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().unwrap();
-    }
-}
 
 fn upsert(base: &str, first: u64) -> bool {
     let points: Vec<Value> = (first..first + BATCH)
@@ -90,19 +33,18 @@ fn retrieve(base: &str, ids: &[u64]) -> Vec<Value> {
 
 #[test]
 fn acknowledged_writes_survive_kill_9() {
-    let dir = tempfile::tempdir().unwrap();
-    let node = Node::start(dir.path());
-    ureq::put(&format!("{}/collections/crash", node.base))
+    let mut node = NodeProcess::start(env!("CARGO_BIN_EXE_grape-node")).unwrap();
+    let base = node.rest_url();
+    ureq::put(&format!("{base}/collections/crash"))
         .send_json(json!({"vectors": {"size": 4, "distance": "Dot"}}))
         .expect("create collection");
     let acked = Arc::new(Mutex::new(Vec::<u64>::new()));
     let next = Arc::new(AtomicU64::new(0));
-    let mut node = Some(node);
     for round in 0..ROUNDS {
-        let base = node.as_ref().unwrap().base.clone();
         let stop = Arc::new(AtomicBool::new(false));
         let writer = {
-            let (acked, next, stop) = (acked.clone(), next.clone(), stop.clone());
+            let (acked, next, stop, base) =
+                (acked.clone(), next.clone(), stop.clone(), base.clone());
             std::thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     let first = next.fetch_add(BATCH, Ordering::SeqCst);
@@ -115,18 +57,18 @@ fn acknowledged_writes_survive_kill_9() {
         std::thread::sleep(Duration::from_millis(
             rand::thread_rng().gen_range(150..700),
         ));
-        node.take().unwrap().kill9();
+        node.kill9().unwrap();
         stop.store(true, Ordering::Relaxed);
         writer.join().unwrap();
 
-        let restarted = Node::start(dir.path());
+        node.restart().unwrap();
         let acked_now = acked.lock().unwrap().clone();
         assert!(
             !acked_now.is_empty(),
             "round {round}: no write was acknowledged"
         );
         for chunk in acked_now.chunks(500) {
-            let found = retrieve(&restarted.base, chunk);
+            let found = retrieve(&base, chunk);
             assert_eq!(
                 found.len(),
                 chunk.len(),
@@ -141,7 +83,6 @@ fn acknowledged_writes_survive_kill_9() {
             "round {round}: {} acknowledged points all present",
             acked_now.len()
         );
-        node = Some(restarted);
     }
-    node.unwrap().kill9();
+    node.kill9().unwrap();
 }

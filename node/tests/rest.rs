@@ -1,33 +1,19 @@
 //! The REST API of a real `grape-node` process: Qdrant's paths, envelope, status codes and
 //! error shape, answers checked against brute force, bad input refused without side effects.
 
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use grape_testkit::{NodeBuilder, NodeProcess};
 use serde_json::{json, Value};
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+fn builder() -> NodeBuilder {
+    NodeProcess::builder(env!("CARGO_BIN_EXE_grape-node")).expect("node builder")
 }
 
 /// A running node; killed when dropped.
 struct Node {
-    child: Child,
+    _process: NodeProcess,
     base: String,
-    _dir: Option<tempfile::TempDir>,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Node {
@@ -35,59 +21,20 @@ impl Node {
         Node::start_with(&[], &[])
     }
 
-    /// Starts a node on free ports in a fresh data directory with extra flags and env vars.
+    /// Starts a node in a fresh data directory with extra flags and env vars.
     fn start_with(args: &[&str], env: &[(&str, &str)]) -> Node {
-        let dir = tempfile::tempdir().unwrap();
-        let http = free_port();
-        let mut node = Node::spawn(
-            dir.path(),
-            &[
-                "--http-port",
-                &http.to_string(),
-                "--grpc-port",
-                &free_port().to_string(),
-            ],
-            args,
-            env,
-            http,
-        );
-        node._dir = Some(dir);
-        node
+        let builder = env
+            .iter()
+            .fold(builder().args(args), |builder, (k, v)| builder.env(k, v));
+        Node::launch(builder)
     }
 
-    fn spawn(data: &Path, ports: &[&str], args: &[&str], env: &[(&str, &str)], http: u16) -> Node {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_grape-node"));
-        command
-            .args(["--host", "127.0.0.1"])
-            .args(ports)
-            .arg("--data-dir")
-            .arg(data)
-            .args(args)
-            .env_remove("RUST_LOG")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        for (k, v) in env {
-            command.env(k, v);
+    fn launch(builder: NodeBuilder) -> Node {
+        let process = builder.start().expect("start grape-node");
+        Node {
+            base: process.rest_url(),
+            _process: process,
         }
-        let child = command.spawn().expect("start grape-node");
-        let node = Node {
-            child,
-            base: format!("http://127.0.0.1:{http}"),
-            _dir: None,
-        };
-        node.wait_ready();
-        node
-    }
-
-    fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if ureq::get(&format!("{}/readyz", self.base)).call().is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("grape-node did not become ready");
     }
 
     /// Sends a request; returns the status and the JSON body (`Value::Null` if not JSON).
@@ -920,21 +867,25 @@ fn api_keys_guard_everything_but_health() {
 
 #[test]
 fn settings_come_from_a_config_file_and_the_environment() {
-    let dir = tempfile::tempdir().unwrap();
-    let http = free_port();
-    let config = dir.path().join("grape.yaml");
+    let builder = builder();
+    let (ip, ports) = (builder.ip(), builder.ports());
+    let config = builder.dir().join("grape.yaml");
     std::fs::write(
         &config,
-        format!("host: 127.0.0.1\nhttp_port: {http}\napi_key: from-file\n"),
+        format!(
+            "host: {ip}\nhttp_port: {}\napi_key: from-file\n",
+            ports.http
+        ),
     )
     .unwrap();
-    let data = dir.path().join("data");
-    let node = Node::spawn(
-        &data,
-        &["--grpc-port", &free_port().to_string()],
-        &["--config", config.to_str().unwrap()],
-        &[("GRAPE_API_KEY", "from-env")],
-        http,
+    let data = builder.dir().join("data");
+    let node = Node::launch(
+        builder
+            .without_listen_flags()
+            .args(["--grpc-port", &ports.grpc.to_string()])
+            .args(["--p2p-port", &ports.p2p.to_string()])
+            .args(["--config", config.to_str().unwrap()])
+            .env("GRAPE_API_KEY", "from-env"),
     );
     // The port came from the file; the environment's key beats the file's.
     let (status, _) = node.call_with("GET", "/collections", None, &[("api-key", "from-file")]);

@@ -1,53 +1,50 @@
 //! TLS from certificate files: REST and gRPC answer over TLS with a certificate the client
 //! trusts, and refuse plain connections.
 
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use grape_testkit::NodeProcess;
 use qdrant_client::qdrant::qdrant_client::QdrantClient;
 use qdrant_client::qdrant::HealthCheckRequest;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig};
 
 struct TlsNode {
-    child: Child,
-    http_port: u16,
-    grpc_port: u16,
+    process: NodeProcess,
     cert_pem: String,
     cert_der: Vec<u8>,
-    _dir: tempfile::TempDir,
 }
 
 impl TlsNode {
+    /// Starts a node with a certificate for `localhost` and its address; returns without
+    /// waiting, the tests poll over TLS themselves.
     fn start() -> TlsNode {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
+        let builder = NodeProcess::builder(env!("CARGO_BIN_EXE_grape-node")).expect("builder");
+        let names = vec!["localhost".to_string(), builder.ip().to_string()];
         let certified = rcgen::generate_simple_self_signed(names).expect("certificate");
-        let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        let (cert_path, key_path) = (
+            builder.dir().join("cert.pem"),
+            builder.dir().join("key.pem"),
+        );
         std::fs::write(&cert_path, certified.cert.pem()).expect("write cert");
         std::fs::write(&key_path, certified.key_pair.serialize_pem()).expect("write key");
-        let (http_port, grpc_port) = (free_port(), free_port());
-        let child = Command::new(env!("CARGO_BIN_EXE_grape-node"))
-            .args(["--host", "127.0.0.1"])
-            .args(["--http-port", &http_port.to_string()])
-            .args(["--grpc-port", &grpc_port.to_string()])
-            .arg("--data-dir")
-            .arg(dir.path().join("data"))
+        let process = builder
             .arg("--tls-cert")
             .arg(&cert_path)
             .arg("--tls-key")
             .arg(&key_path)
-            .stdout(Stdio::null())
             .spawn()
             .expect("spawn grape-node");
         TlsNode {
-            child,
-            http_port,
-            grpc_port,
+            process,
             cert_pem: certified.cert.pem(),
             cert_der: certified.cert.der().to_vec(),
-            _dir: dir,
         }
+    }
+
+    /// `scheme://address:port` of the REST or the gRPC API.
+    fn url(&self, scheme: &str, port: u16) -> String {
+        format!("{scheme}://{}:{port}", self.process.ip())
     }
 
     /// An HTTP agent that trusts only this node's certificate.
@@ -70,23 +67,12 @@ impl TlsNode {
     }
 }
 
-impl Drop for TlsNode {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
-}
-
 #[test]
 fn rest_is_served_over_tls_only() {
     let node = TlsNode::start();
     let agent = node.https_agent();
-    let url = format!("https://127.0.0.1:{}/", node.http_port);
+    let http_port = node.process.ports().http;
+    let url = format!("{}/", node.url("https", http_port));
     let deadline = Instant::now() + Duration::from_secs(30);
     let root: serde_json::Value = loop {
         match agent.get(&url).call() {
@@ -96,7 +82,7 @@ fn rest_is_served_over_tls_only() {
         }
     };
     assert_eq!(root["title"], "grape");
-    let plain = ureq::get(&format!("http://127.0.0.1:{}/", node.http_port))
+    let plain = ureq::get(&format!("{}/", node.url("http", http_port)))
         .timeout(Duration::from_secs(5))
         .call();
     assert!(plain.is_err(), "a plain HTTP request must not be answered");
@@ -108,7 +94,8 @@ async fn grpc_is_served_over_tls() {
     let tls = ClientTlsConfig::new()
         .ca_certificate(Certificate::from_pem(&node.cert_pem))
         .domain_name("localhost");
-    let endpoint = Channel::from_shared(format!("https://127.0.0.1:{}", node.grpc_port))
+    let grpc_port = node.process.ports().grpc;
+    let endpoint = Channel::from_shared(node.url("https", grpc_port))
         .expect("endpoint")
         .tls_config(tls)
         .expect("TLS config");
@@ -130,7 +117,7 @@ async fn grpc_is_served_over_tls() {
         }
     };
     assert_eq!(reply.title, "grape");
-    let plain = Channel::from_shared(format!("http://127.0.0.1:{}", node.grpc_port))
+    let plain = Channel::from_shared(node.url("http", grpc_port))
         .expect("endpoint")
         .connect()
         .await;
