@@ -124,8 +124,7 @@ impl Harness {
 
     /// The cluster-admin client configuration.
     pub async fn config(&self) -> Result<kube::Config, Error> {
-        let kubeconfig = kube::config::Kubeconfig::read_from(self.kubeconfig())?;
-        Ok(kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?)
+        crate::cluster::config(self.kubeconfig()).await
     }
 
     /// A cluster-admin client.

@@ -15,9 +15,11 @@
 //! The cluster is the `e2e/harness` script's (see the README); this crate only runs it.
 
 mod apply;
+mod cluster;
 mod harness;
 
 pub use apply::apply;
+pub use cluster::{Cluster, KUBECONFIG_ENV};
 pub use harness::{Builder, Harness, Info};
 
 use std::path::PathBuf;

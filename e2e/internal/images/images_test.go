@@ -9,8 +9,8 @@ import (
 
 func TestRepositoryStripsTagAndDigestButNotRegistryPort(t *testing.T) {
 	cases := map[string]string{
-		"grape-node":                              "grape-node",
-		"grape-node:0.1":                          "grape-node",
+		"grape-node":     "grape-node",
+		"grape-node:0.1": "grape-node",
 		"reg:5000/org/grape-node:1.2@sha256:beef": "reg:5000/org/grape-node",
 		"reg:5000/org/grape-node":                 "reg:5000/org/grape-node",
 	}

@@ -123,7 +123,7 @@ func (w *podWorker) start(c *container) {
 		c.waiting("ErrImagePull", err.Error())
 		return
 	}
-	env, err := Env(w.pod, &c.spec, w.k, w.env)
+	env, err := Env(w.podWithAddresses(), &c.spec, w.k, w.env)
 	if err != nil {
 		c.waiting("CreateContainerConfigError", err.Error())
 		return
@@ -168,6 +168,14 @@ func (w *podWorker) start(c *container) {
 	}()
 	c.target = target{podIP: w.view.PodIP, launch: prefix, env: env}
 	w.startProbes(c, c.target)
+}
+
+// podWithAddresses is the pod as the downward API sees it: the addresses are known here
+// before the status that reports them reaches the API server.
+func (w *podWorker) podWithAddresses() *corev1.Pod {
+	p := w.pod.DeepCopy()
+	p.Status.PodIP, p.Status.HostIP = w.view.PodIP, w.view.HostIP
+	return p
 }
 
 func (w *podWorker) send(ev event) {

@@ -54,7 +54,7 @@ func newPodWorker(k *Kubelet, p *corev1.Pod) *podWorker {
 		k: k, uid: p.UID, log: k.log.WithValues("pod", p.Namespace+"/"+p.Name),
 		updates: make(chan struct{}, 1), gone: make(chan struct{}), events: make(chan event, 16),
 		done: make(chan struct{}),
-		pod: p, dir: k.podDir(p),
+		pod:  p, dir: k.podDir(p),
 	}
 	w.view.HostIP = k.cfg.Net.Gateway().String()
 	w.view.StartTime = metav1.NewTime(time.Now().Truncate(time.Second))
