@@ -232,8 +232,10 @@ func (w *podWorker) stopAll(grace time.Duration) {
 		wg.Add(1)
 		go func(c *container) {
 			defer wg.Done()
+			// The hook's time counts against the grace period, as in Kubernetes.
+			deadline := time.Now().Add(grace)
 			w.preStop(c, grace)
-			c.proc.Stop(grace)
+			c.proc.Stop(max(time.Until(deadline), 0))
 		}(c)
 	}
 	wg.Wait()
