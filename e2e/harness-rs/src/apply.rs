@@ -16,17 +16,23 @@ const FIELD_MANAGER: &str = "grape-k8s-harness";
 pub async fn apply(client: &Client, yaml: &str) -> Result<Vec<DynamicObject>, Error> {
     let mut applied = Vec::new();
     for (index, doc) in serde_yaml::Deserializer::from_str(yaml).enumerate() {
-        let value = serde_yaml::Value::deserialize(doc).map_err(|source| Error::Manifest { index, source })?;
+        let value = serde_yaml::Value::deserialize(doc)
+            .map_err(|source| Error::Manifest { index, source })?;
         if value.is_null() {
             continue;
         }
-        let obj: DynamicObject = serde_yaml::from_value(value).map_err(|source| Error::Manifest { index, source })?;
+        let obj: DynamicObject =
+            serde_yaml::from_value(value).map_err(|source| Error::Manifest { index, source })?;
         applied.push(apply_one(client, index, obj).await?);
     }
     Ok(applied)
 }
 
-async fn apply_one(client: &Client, index: usize, obj: DynamicObject) -> Result<DynamicObject, Error> {
+async fn apply_one(
+    client: &Client,
+    index: usize,
+    obj: DynamicObject,
+) -> Result<DynamicObject, Error> {
     let name = obj.metadata.name.clone().unwrap_or_default();
     let fail = |kind: &str, reason: String| Error::Apply {
         index,

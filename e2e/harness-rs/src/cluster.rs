@@ -8,7 +8,7 @@ use crate::{Error, Harness};
 /// cluster such as kind's (`e2e/kind/run`): when `GRAPE_E2E_KUBECONFIG` names a kubeconfig,
 /// that cluster is used and nothing is started.
 pub enum Cluster {
-    Local(Harness),
+    Local(Box<Harness>),
     External { kubeconfig: PathBuf },
 }
 
@@ -22,7 +22,7 @@ impl Cluster {
             Some(path) => Ok(Cluster::External {
                 kubeconfig: path.into(),
             }),
-            None => Ok(Cluster::Local(Harness::start()?)),
+            None => Ok(Cluster::Local(Box::new(Harness::start()?))),
         }
     }
 

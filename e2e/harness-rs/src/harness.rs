@@ -119,7 +119,10 @@ impl Harness {
     /// The cluster's state directory: `logs/` holds the control plane's logs, and
     /// `pods/<ns>_<name>_<uid>/logs/` each container's output.
     pub fn dir(&self) -> &Path {
-        self.dir.as_ref().expect("the directory lives as long as the harness").path()
+        self.dir
+            .as_ref()
+            .expect("the directory lives as long as the harness")
+            .path()
     }
 
     /// The cluster-admin client configuration.
@@ -142,7 +145,8 @@ impl Harness {
         let started = Instant::now();
         loop {
             if let Ok(data) = fs::read(&path) {
-                return serde_json::from_slice(&data).map_err(|source| Error::Parse { path, source });
+                return serde_json::from_slice(&data)
+                    .map_err(|source| Error::Parse { path, source });
             }
             if let Ok(Some(status)) = self.child.try_wait() {
                 return Err(self.not_ready(format!("it exited with {status}")));

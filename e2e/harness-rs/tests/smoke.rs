@@ -28,28 +28,66 @@ async fn statefulset_of_local_processes_under_real_controllers() -> Result<()> {
 
     let namespaces: Api<Namespace> = Api::all(client.clone());
     namespaces
-        .create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": NS}}))?)
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": NS}}))?,
+        )
         .await?;
-    apply(&client, include_str!("../../testdata/sample-statefulset.yaml")).await?;
+    apply(
+        &client,
+        include_str!("../../testdata/sample-statefulset.yaml"),
+    )
+    .await?;
     let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
-    let ready = wait_for("both sample pods Running and Ready", || ready_pods(&pods, 2)).await?;
+    let ready = wait_for("both sample pods Running and Ready", || {
+        ready_pods(&pods, 2)
+    })
+    .await?;
     let first = http_get(&ready[0], "/").await?;
     let second = http_get(&ready[1], "/").await?;
 
     // Names, environment and the downward API, as the pod sees them.
-    ensure!(first["pod"] == "sample-0" && first["hostname"] == "sample-0", "{first}");
-    ensure!(first["namespace"] == NS && first["pod_ip"] == pod_ip(&ready[0])?, "{first}");
-    ensure!(first["args"] == json!(["--greeting", "hello from sample-0"]), "$(VAR) not expanded: {first}");
+    ensure!(
+        first["pod"] == "sample-0" && first["hostname"] == "sample-0",
+        "{first}"
+    );
+    ensure!(
+        first["namespace"] == NS && first["pod_ip"] == pod_ip(&ready[0])?,
+        "{first}"
+    );
+    ensure!(
+        first["args"] == json!(["--greeting", "hello from sample-0"]),
+        "$(VAR) not expanded: {first}"
+    );
     ensure!(first["boots"] == 1, "{first}");
 
     // Pod to pod by the name the headless service gives, and pod to API server with its own
     // service account's token.
-    let via_dns = http_get(&ready[0], "/peer?addr=sample-1.sample.smoke.svc.cluster.local:8080").await?;
+    let via_dns = http_get(
+        &ready[0],
+        "/peer?addr=sample-1.sample.smoke.svc.cluster.local:8080",
+    )
+    .await?;
     ensure!(via_dns["pod"] == "sample-1", "sample-0 reached {via_dns}");
     let short = http_get(&ready[1], "/peer?addr=sample-0.sample:8080").await?;
     ensure!(short["pod"] == "sample-0", "sample-1 reached {short}");
+    // The API server's pod proxy, which also works where pod addresses are not reachable
+    // from the test (kind).
+    let proxied = client
+        .request_text(
+            http::Request::get("/api/v1/namespaces/smoke/pods/sample-1:8080/proxy/")
+                .body(vec![])?,
+        )
+        .await?;
+    ensure!(
+        serde_json::from_str::<Value>(&proxied)?["pod"] == "sample-1",
+        "{proxied}"
+    );
     let whoami = http_get(&ready[0], "/whoami").await?;
-    ensure!(whoami["username"] == "system:serviceaccount:smoke:default", "{whoami}");
+    ensure!(
+        whoami["username"] == "system:serviceaccount:smoke:default",
+        "{whoami}"
+    );
 
     // Each claim is Bound to a volume the provisioner made.
     let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), NS);
@@ -69,27 +107,44 @@ async fn statefulset_of_local_processes_under_real_controllers() -> Result<()> {
     })
     .await?;
     let after_crash = http_get(&restarted, "/").await?;
-    ensure!(after_crash["boots"] == 2 && after_crash["pid"] != second["pid"], "{after_crash}");
+    ensure!(
+        after_crash["boots"] == 2 && after_crash["pid"] != second["pid"],
+        "{after_crash}"
+    );
     let last = container_status(&restarted)
         .and_then(|c| c.last_state.clone())
         .and_then(|s| s.terminated);
-    ensure!(last.map(|t| t.exit_code) == Some(3), "last state {last:?}");
+    ensure!(
+        last.as_ref().map(|t| t.exit_code) == Some(3),
+        "last state {last:?}"
+    );
 
     // A deleted pod gets SIGTERM; the StatefulSet controller recreates it on the same claim.
     let old_uid = ready[0].metadata.uid.clone();
     pods.delete("sample-0", &DeleteParams::default()).await?;
     let recreated = wait_for("sample-0 recreated and Ready", || async {
         let pods = ready_pods(&pods, 2).await?;
-        let pod = pods.into_iter().find(|p| p.metadata.name.as_deref() == Some("sample-0"));
+        let pod = pods
+            .into_iter()
+            .find(|p| p.metadata.name.as_deref() == Some("sample-0"));
         let pod = pod.context("no sample-0")?;
         ensure!(pod.metadata.uid != old_uid, "still the old pod");
         Ok(pod)
     })
     .await?;
     let reborn = http_get(&recreated, "/").await?;
-    ensure!(reborn["boots"] == 2, "the volume did not survive the pod: {reborn}");
-    ensure!(reborn["previous_sigterm"] == true, "the old pod was not stopped by SIGTERM: {reborn}");
-    ensure!(!process_alive(&first["pid"]), "the deleted pod's process still runs");
+    ensure!(
+        reborn["boots"] == 2,
+        "the volume did not survive the pod: {reborn}"
+    );
+    ensure!(
+        reborn["previous_sigterm"] == true,
+        "the old pod was not stopped by SIGTERM: {reborn}"
+    );
+    ensure!(
+        !process_alive(&first["pid"]),
+        "the deleted pod's process still runs"
+    );
 
     // Deleting the StatefulSet leaves the pods to the garbage collector, which deletes them
     // through the kubelet; their processes end.
@@ -97,7 +152,11 @@ async fn statefulset_of_local_processes_under_real_controllers() -> Result<()> {
     let sets: Api<StatefulSet> = Api::namespaced(client.clone(), NS);
     sets.delete("sample", &DeleteParams::background()).await?;
     wait_for("the StatefulSet's pods gone", || async {
-        let left = pods.list(&ListParams::default().labels("app=sample")).await?.items.len();
+        let left = pods
+            .list(&ListParams::default().labels("app=sample"))
+            .await?
+            .items
+            .len();
         ensure!(left == 0, "{left} pods left");
         Ok(())
     })
@@ -111,7 +170,10 @@ async fn statefulset_of_local_processes_under_real_controllers() -> Result<()> {
 
 async fn crd_is_validated_by_the_api_server(client: &kube::Client) -> Result<()> {
     apply(client, include_str!("../../testdata/widget-crd.yaml")).await?;
-    let resource = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("e2e.grape.io", "v1", "Widget"), "widgets");
+    let resource = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("e2e.grape.io", "v1", "Widget"),
+        "widgets",
+    );
     let widgets: Api<DynamicObject> = Api::namespaced_with(client.clone(), "default", &resource);
     let widget = |name: &str, size: Value| -> Result<DynamicObject> {
         Ok(serde_json::from_value(json!({
@@ -120,19 +182,30 @@ async fn crd_is_validated_by_the_api_server(client: &kube::Client) -> Result<()>
         }))?)
     };
     wait_for("the Widget CRD served", || async {
-        Ok(widgets.create(&PostParams::default(), &widget("good", json!(3))?).await?)
+        Ok(widgets
+            .create(&PostParams::default(), &widget("good", json!(3))?)
+            .await?)
     })
     .await?;
-    match widgets.create(&PostParams::default(), &widget("bad", json!(0))?).await {
+    match widgets
+        .create(&PostParams::default(), &widget("bad", json!(0))?)
+        .await
+    {
         Err(kube::Error::Api(status)) if status.code == 422 => Ok(()),
         other => bail!("a widget violating the schema (size 0 < minimum 1) got {other:?}"),
     }
 }
 
-async fn rbac_denies_a_service_account_without_permissions(cluster: &Harness, client: &kube::Client) -> Result<()> {
+async fn rbac_denies_a_service_account_without_permissions(
+    cluster: &Harness,
+    client: &kube::Client,
+) -> Result<()> {
     let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), "default");
     accounts
-        .create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": "nobody"}}))?)
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": "nobody"}}))?,
+        )
         .await?;
     let request: TokenRequest = serde_json::from_value(json!({"spec": {"audiences": []}}))?;
     let token = accounts
@@ -147,7 +220,10 @@ async fn rbac_denies_a_service_account_without_permissions(cluster: &Harness, cl
         ..Default::default()
     };
     let nobody = kube::Client::try_from(config)?;
-    match Api::<Pod>::namespaced(nobody, "default").list(&ListParams::default()).await {
+    match Api::<Pod>::namespaced(nobody, "default")
+        .list(&ListParams::default())
+        .await
+    {
         Err(kube::Error::Api(status)) if status.code == 403 => Ok(()),
         other => bail!("listing pods without permission got {other:?}"),
     }
@@ -163,7 +239,9 @@ where
     loop {
         match check().await {
             Ok(v) => return Ok(v),
-            Err(e) if tokio::time::Instant::now() > deadline => return Err(e.context(format!("waiting for {what}"))),
+            Err(e) if tokio::time::Instant::now() > deadline => {
+                return Err(e.context(format!("waiting for {what}")))
+            }
             Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
         }
     }
@@ -171,7 +249,10 @@ where
 
 /// The `app=sample` pods, sorted by name, once there are `n` and all are Running and Ready.
 async fn ready_pods(pods: &Api<Pod>, n: usize) -> Result<Vec<Pod>> {
-    let mut list = pods.list(&ListParams::default().labels("app=sample")).await?.items;
+    let mut list = pods
+        .list(&ListParams::default().labels("app=sample"))
+        .await?
+        .items;
     list.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
     ensure!(list.len() == n, "{} pods", list.len());
     for pod in &list {
@@ -181,7 +262,9 @@ async fn ready_pods(pods: &Api<Pod>, n: usize) -> Result<Vec<Pod>> {
 }
 
 fn is_ready(pod: &Pod) -> bool {
-    let Some(status) = &pod.status else { return false };
+    let Some(status) = &pod.status else {
+        return false;
+    };
     status.phase.as_deref() == Some("Running")
         && status
             .conditions
@@ -219,6 +302,12 @@ async fn http_get(pod: &Pod, path: &str) -> Result<Value> {
 fn process_alive(pid: &Value) -> bool {
     let stat = std::fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("stat"));
     // A zombie has exited; only its parent has not collected it yet.
-    stat.map(|s| !s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
-        .unwrap_or(false)
+    stat.map(|s| {
+        !s.rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z')
+    })
+    .unwrap_or(false)
 }

@@ -50,12 +50,22 @@ fn dropping_the_harness_in_a_panicking_test_leaves_no_process_behind() {
     assert!(!alive(seen.harness_pid), "the harness still runs");
     assert!(!alive(seen.pod_pid), "the pod's process still runs");
     let strays = processes_mentioning(&seen.dir);
-    assert!(strays.is_empty(), "processes still use the cluster directory: {strays:?}");
+    assert!(
+        strays.is_empty(),
+        "processes still use the cluster directory: {strays:?}"
+    );
     let prefix = format!("grape{}-", seen.instance);
     let namespaces: Vec<_> = std::fs::read_dir("/run/netns")
-        .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
         .unwrap_or_default();
-    assert!(!namespaces.iter().any(|n| n.starts_with(&prefix)), "{namespaces:?}");
+    assert!(
+        !namespaces.iter().any(|n| n.starts_with(&prefix)),
+        "{namespaces:?}"
+    );
     // A panicking test keeps the directory for its logs; this one has read them.
     let _ = std::fs::remove_dir_all(&seen.dir);
 }
@@ -80,7 +90,13 @@ async fn run_pod(cluster: &Harness) -> Result<u32> {
 
 fn alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| !s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
+        .map(|s| {
+            !s.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
         .unwrap_or(false)
 }
 
