@@ -90,10 +90,8 @@ func (k *Kubelet) Run(ctx context.Context) error {
 		return err
 	}
 	podInformers.Start(ctx.Done())
-	for _, synced := range []cache.InformerSynced{pods.HasSynced} {
-		if !cache.WaitForCacheSync(ctx.Done(), synced) {
-			return fmt.Errorf("pod informer did not sync")
-		}
+	if !cache.WaitForCacheSync(ctx.Done(), pods.HasSynced) {
+		return fmt.Errorf("pod informer did not sync")
 	}
 	for typ, ok := range adminInformers.WaitForCacheSync(ctx.Done()) {
 		if !ok {
