@@ -14,7 +14,7 @@ use tonic::transport::Channel;
 
 use super::meta::machine::MetaView;
 use super::network::{PeerChannels, MAX_PEER_MESSAGE};
-use super::raft_types::PeerId;
+use super::raft_types::{GroupId, PeerId};
 use crate::error::{GrapeError, Result};
 
 pub struct NodeContext {
@@ -69,6 +69,23 @@ impl NodeContext {
             .get(&peer)
             .map(|p| p.uri.clone())
             .ok_or_else(|| GrapeError::unavailable(format!("peer {peer} is not in the cluster")))
+    }
+
+    /// How many replicas must hold a write of `group` before it is acknowledged: a majority
+    /// of the replicas, or the collection's `write_consistency_factor` when larger (capped at
+    /// the number of replicas).
+    pub fn write_quorum(&self, group: GroupId) -> usize {
+        let view = self.meta.borrow();
+        let Some((name, _, shard)) = view.state.shard_of_group(group) else {
+            return 1;
+        };
+        let replicas = shard.replicas.len().max(1);
+        let factor = view.state.collections[name]
+            .meta
+            .config
+            .params
+            .write_consistency_factor as usize;
+        (replicas / 2 + 1).max(factor.min(replicas))
     }
 
     /// A client of a peer's internal service.

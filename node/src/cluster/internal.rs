@@ -126,7 +126,11 @@ impl Internal for InternalService {
         let request = request.into_inner();
         let replica = self.replica(request.group_id)?;
         let ops: Vec<PointOperation> = decode(&request.body)?;
-        let index = replica.write(ops).await.map_err(local_write_status)?;
+        let quorum = self.cluster.ctx.write_quorum(request.group_id);
+        let index = replica
+            .write(ops, quorum)
+            .await
+            .map_err(local_write_status)?;
         Ok(Response::new(Encoded {
             body: encode_json(&index),
         }))

@@ -27,6 +27,8 @@ pub enum KitError {
         pid: u32,
         source: nix::Error,
     },
+    #[error("cluster admin service: {0}")]
+    Admin(String),
     #[error("grape-node {ip} is not running")]
     NotRunning { ip: Ipv4Addr },
     #[error("grape-node {ip} exited with {status}; log tail:\n{log_tail}")]

@@ -40,6 +40,7 @@
 //! ```
 
 mod address;
+mod admin;
 mod cluster;
 mod error;
 pub mod history;
@@ -49,6 +50,7 @@ mod wait;
 mod workload;
 
 pub use address::{Lease, Ports, DEFAULT_PORTS};
+pub use admin::{cluster_info, node_of_peer, shard_leaders};
 pub use cluster::{Cluster, ClusterBuilder};
 pub use error::{KitError, Result};
 pub use history::{Anomaly, Counts, Event, Gap, History, ObservedPoint, Op, Outcome, Report};

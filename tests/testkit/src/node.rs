@@ -312,11 +312,17 @@ impl NodeProcess {
     /// Starts the node again with the same command line, data directory and address, and
     /// waits until it is ready. A node still running is terminated first.
     pub fn restart(&mut self) -> Result<()> {
+        self.spawn_again()?;
+        self.wait_ready(READY_TIMEOUT)
+    }
+
+    /// Like [`restart`](Self::restart) without waiting: for nodes that can only become ready
+    /// together (a cluster restarted whole).
+    pub fn spawn_again(&mut self) -> Result<()> {
         if self.is_running() {
             self.terminate()?;
         }
-        self.spawn_process()?;
-        self.wait_ready(READY_TIMEOUT)
+        self.spawn_process()
     }
 
     fn spawn_process(&mut self) -> Result<()> {

@@ -111,8 +111,12 @@ impl LocalReplica {
     }
 
     /// Validates operations against this replica (the leader) and commits them; returns the
-    /// log index they were applied at.
-    pub async fn write(&self, ops: Vec<PointOperation>) -> Result<u64, LocalWriteError> {
+    /// log index they were applied at, once `quorum` replicas (this one included) hold it.
+    pub async fn write(
+        &self,
+        ops: Vec<PointOperation>,
+        quorum: usize,
+    ) -> Result<u64, LocalWriteError> {
         let shard = self.shard.clone();
         let checked = ops.clone();
         tokio::task::spawn_blocking(move || shard.check(&checked))
@@ -131,12 +135,38 @@ impl LocalReplica {
                 )))
             })?;
         match written {
-            Ok(response) => Ok(response.log_id.index),
+            Ok(response) => {
+                let index = response.log_id.index;
+                self.wait_replicated(index, quorum).await?;
+                Ok(index)
+            }
             Err(RaftError::APIError(ClientWriteError::ForwardToLeader(forward))) => {
                 Err(LocalWriteError::NotLeader(forward.leader_id))
             }
             Err(e) => Err(LocalWriteError::Failed(GrapeError::unavailable(format!(
                 "shard group {}: {e}",
+                self.group
+            )))),
+        }
+    }
+
+    /// Waits until `quorum` replicas (the leader included) hold the entry at `index`; a
+    /// majority already does once it is committed.
+    async fn wait_replicated(&self, index: u64, quorum: usize) -> Result<(), LocalWriteError> {
+        let mut metrics = self.raft.metrics();
+        let held = |m: &openraft::RaftMetrics<PeerId, super::raft_types::PeerNode>| {
+            let followers = m.replication.as_ref().map_or(0, |r| {
+                r.values()
+                    .filter(|matched| matched.is_some_and(|l| l.index >= index))
+                    .count()
+            });
+            followers + 1 >= quorum
+        };
+        let waited = tokio::time::timeout(COMMIT_TIMEOUT, metrics.wait_for(held)).await;
+        match waited {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(LocalWriteError::Failed(GrapeError::unavailable(format!(
+                "shard group {}: the write reached fewer than {quorum} replicas in time",
                 self.group
             )))),
         }

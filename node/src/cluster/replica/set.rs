@@ -197,7 +197,10 @@ impl ReplicaSet {
             let ops = ops.clone();
             async move {
                 match &self.local {
-                    Some(local) if peer == self.ctx.peer_id => match local.write(ops).await {
+                    Some(local) if peer == self.ctx.peer_id => match local
+                        .write(ops, self.ctx.write_quorum(self.group))
+                        .await
+                    {
                         Ok(index) => Ok(Attempt::Done(index)),
                         Err(LocalWriteError::NotLeader(leader)) => Ok(Attempt::Redirect(leader)),
                         Err(LocalWriteError::Failed(e)) => Err(e),

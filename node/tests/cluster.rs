@@ -1,0 +1,215 @@
+//! The cluster with real `grape-node` processes, each on its own loopback address, under real
+//! faults: `kill -9`, SIGSTOP, iptables partitions, rolling and full restarts. In every
+//! scenario a client workload writes (`wait=true`) and reads through every node while the
+//! fault happens; afterwards every node must hold exactly what the history allows (every
+//! acknowledged write, no lost or resurrected point) and answer searches identically.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use grape_testkit::{Network, Outcome, Workload, WorkloadConfig};
+use serde_json::json;
+use support::cluster::*;
+
+/// Scenarios run one at a time: three nodes each are enough for two shared cores.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_serve_one_replicated_collection_through_any_node() {
+    let _serial = serial();
+    let cluster = start_cluster(3);
+    create_collection(&cluster, "c", 3, 3, 1);
+    let info = collection_cluster_info(cluster.node(1), "c");
+    assert_eq!(info["shard_count"], 3);
+    assert_eq!(info["local_shards"].as_array().unwrap().len(), 3, "{info}");
+    assert_eq!(info["remote_shards"].as_array().unwrap().len(), 6, "{info}");
+
+    // Each node writes a third of the points; every node then sees all of them.
+    for (i, node) in cluster.nodes().iter().enumerate() {
+        let points: Vec<_> = (0..30u64)
+            .filter(|p| *p as usize % 3 == i)
+            .map(|p| json!({"id": p, "vector": vector(p), "payload": {"n": p}}))
+            .collect();
+        let reply = rest(node, "PUT", "/collections/c/points?wait=true", json!({"points": points}));
+        assert_eq!(reply["result"]["status"], "completed", "{reply}");
+    }
+    for node in cluster.nodes() {
+        let count = rest(
+            node,
+            "POST",
+            "/collections/c/points/count?consistency=majority",
+            json!({"exact": true}),
+        );
+        assert_eq!(count["result"]["count"], 30, "{count}");
+    }
+    assert_same_searches(&cluster, "c");
+
+    // A bad request is refused the same way through a node that leads nothing.
+    let bad = rest_status(
+        cluster.node(2),
+        "PUT",
+        "/collections/c/points?wait=true",
+        json!({"points": [{"id": 1, "vector": [1.0, 2.0]}]}),
+    );
+    assert_eq!(bad.0, 400, "{:?}", bad.1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_a_shard_leader_loses_no_acknowledged_write() {
+    let _serial = serial();
+    let mut cluster = start_cluster(3);
+    create_collection(&cluster, "c", 3, 3, 1);
+    let workload = start_workload(&cluster, "c");
+    wait_for_acks(&workload, 100).await;
+
+    let victim = node_leading_most_shards(&cluster, "c");
+    let killed_at = Instant::now();
+    tokio::task::block_in_place(|| cluster.node_mut(victim).kill9().unwrap());
+    let before = workload.acked_writes();
+    wait_for_acks(&workload, before + 100).await;
+    eprintln!("writes resumed {:?} after the kill", killed_at.elapsed());
+    tokio::task::block_in_place(|| cluster.node_mut(victim).restart().unwrap());
+    let before = workload.acked_writes();
+    wait_for_acks(&workload, before + 100).await;
+
+    let report = finish(workload, &cluster, "c").await;
+    assert!(report.writes.unknown > 0, "the kill hit requests: {report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_a_follower_loses_nothing_and_it_catches_up() {
+    let _serial = serial();
+    let mut cluster = start_cluster(3);
+    create_collection(&cluster, "c", 2, 3, 1);
+    let workload = start_workload(&cluster, "c");
+    wait_for_acks(&workload, 100).await;
+
+    let victim = node_leading_fewest_shards(&cluster, "c");
+    let victim_peer = peer_id(cluster.node(victim));
+    tokio::task::block_in_place(|| cluster.node_mut(victim).kill9().unwrap());
+    let observer = cluster.node((victim + 1) % 3);
+    wait_for_replica_state(observer, "c", victim_peer, "Dead");
+    let before = workload.acked_writes();
+    wait_for_acks(&workload, before + 200).await;
+    tokio::task::block_in_place(|| cluster.node_mut(victim).restart().unwrap());
+    let before = workload.acked_writes();
+    wait_for_acks(&workload, before + 100).await;
+
+    finish(workload, &cluster, "c").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_leader_is_replaced_and_rejoins_when_resumed() {
+    let _serial = serial();
+    let cluster = start_cluster(3);
+    create_collection(&cluster, "c", 3, 3, 1);
+    let workload = start_workload(&cluster, "c");
+    wait_for_acks(&workload, 100).await;
+
+    let victim = node_leading_most_shards(&cluster, "c");
+    cluster.node(victim).pause().unwrap();
+    let before = workload.acked_writes();
+    wait_for_acks(&workload, before + 150).await;
+    cluster.node(victim).resume().unwrap();
+    let before = workload.acked_writes();
+    wait_for_acks(&workload, before + 100).await;
+
+    finish(workload, &cluster, "c").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_partitioned_into_the_minority_acknowledges_nothing() {
+    let _serial = serial();
+    let cluster = start_cluster(3);
+    create_collection(&cluster, "c", 1, 3, 1);
+    let leader = node_leading_most_shards(&cluster, "c");
+    let majority: Vec<usize> = (0..3).filter(|&i| i != leader).collect();
+    // Target 0 of the workload is the leader, cut off below with the shard's only group.
+    let targets = [leader, majority[0], majority[1]]
+        .iter()
+        .map(|&i| cluster.node(i).grpc_url())
+        .collect();
+    let started = Instant::now();
+    let workload = Workload::start(WorkloadConfig {
+        targets,
+        ..workload_config(&cluster, "c")
+    })
+    .unwrap();
+    wait_for_acks(&workload, 100).await;
+
+    let network = Network::new().unwrap();
+    let majority_ips: Vec<_> = majority.iter().map(|&i| cluster.node(i).ip()).collect();
+    let cut = started.elapsed();
+    network
+        .partition(&[cluster.node(leader).ip()], &majority_ips)
+        .unwrap();
+    let before = workload.acked_writes();
+    wait_for_acks(&workload, before + 150).await;
+    let healed = started.elapsed();
+    network.heal().unwrap();
+    let before = workload.acked_writes();
+    wait_for_acks(&workload, before + 100).await;
+
+    let history = workload.stop().await;
+    // Writes the cut-off node received once the partition was in place (a margin for
+    // those already replicated) cannot have been acknowledged before the heal.
+    let margin = Duration::from_millis(500);
+    let acked_by_minority: Vec<_> = history
+        .events()
+        .iter()
+        .filter(|e| e.op.is_write() && e.target == 0 && e.outcome == Outcome::Ok)
+        .filter(|e| e.started > cut + margin && e.finished < healed)
+        .collect();
+    assert!(
+        acked_by_minority.is_empty(),
+        "the minority side acknowledged writes while partitioned: {acked_by_minority:?}"
+    );
+    verify_everywhere(&history, &cluster, "c").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_restart_of_every_node_loses_nothing() {
+    let _serial = serial();
+    let mut cluster = start_cluster(3);
+    create_collection(&cluster, "c", 3, 3, 1);
+    let workload = start_workload(&cluster, "c");
+    wait_for_acks(&workload, 100).await;
+    for i in 0..3 {
+        tokio::task::block_in_place(|| {
+            cluster.node_mut(i).terminate().unwrap();
+            cluster.node_mut(i).restart().unwrap();
+        });
+        wait_all_active(&cluster, "c");
+        let before = workload.acked_writes();
+        wait_for_acks(&workload, before + 50).await;
+    }
+    finish(workload, &cluster, "c").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_cluster_restart_keeps_everything() {
+    let _serial = serial();
+    let mut cluster = start_cluster(3);
+    create_collection(&cluster, "c", 3, 3, 1);
+    let workload = start_workload(&cluster, "c");
+    wait_for_acks(&workload, 200).await;
+    let history = workload.stop().await;
+    tokio::task::block_in_place(|| {
+        for i in 0..3 {
+            cluster.node_mut(i).kill9().unwrap();
+        }
+        // Restarted together: none is ready before a majority is back.
+        for i in 0..3 {
+            cluster.node_mut(i).spawn_again().unwrap();
+        }
+        for i in 0..3 {
+            cluster.node_mut(i).wait_ready(READY_WAIT).unwrap();
+        }
+    });
+    verify_everywhere(&history, &cluster, "c").await;
+}

@@ -1,0 +1,271 @@
+//! `grape-cluster-bench`: measures the cluster on this machine with real `grape-node`
+//! processes (each on its own loopback address) and the official Rust client, and prints a
+//! table per measurement:
+//!
+//! 1. replicated write latency (p50/p99) and throughput at replication factor 1 and 3;
+//! 2. failover: time from `kill -9` of a shard leader to the next acknowledged write;
+//! 3. search QPS through a three-node cluster against a single node.
+//!
+//! ```sh
+//! cargo build --release -p grape-node -p grape-testkit
+//! target/release/grape-cluster-bench --node target/release/grape-node
+//! ```
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use grape_testkit::{shard_leaders, wait_until, Cluster, NodeProcess};
+use qdrant_client::qdrant::{
+    CreateCollectionBuilder, Distance, PointStruct, QueryPointsBuilder, UpsertPointsBuilder,
+    VectorParamsBuilder,
+};
+use qdrant_client::Qdrant;
+use rand::{Rng, SeedableRng};
+
+const DIM: usize = 128;
+
+struct Args {
+    node: String,
+    seconds: u64,
+    failovers: usize,
+    points: usize,
+}
+
+fn parse_args() -> Args {
+    let mut args = Args {
+        node: std::env::var("GRAPE_NODE_BIN").unwrap_or_else(|_| {
+            let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+            format!("{target}/release/grape-node")
+        }),
+        seconds: 10,
+        failovers: 10,
+        points: 20_000,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
+        match flag.as_str() {
+            "--node" => args.node = value(),
+            "--seconds" => args.seconds = value().parse().expect("--seconds N"),
+            "--failovers" => args.failovers = value().parse().expect("--failovers N"),
+            "--points" => args.points = value().parse().expect("--points N"),
+            other => panic!("unknown flag {other}; flags: --node --seconds --failovers --points"),
+        }
+    }
+    args
+}
+
+fn client(url: &str) -> Qdrant {
+    Qdrant::from_url(url)
+        .skip_compatibility_check()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client")
+}
+
+fn random_vector(rng: &mut impl Rng) -> Vec<f32> {
+    (0..DIM).map(|_| rng.gen_range(-1.0..1.0)).collect()
+}
+
+async fn create(url: &str, name: &str, shards: u32, replicas: u32) {
+    client(url)
+        .create_collection(
+            CreateCollectionBuilder::new(name)
+                .vectors_config(VectorParamsBuilder::new(DIM as u64, Distance::Cosine))
+                .shard_number(shards)
+                .replication_factor(replicas),
+        )
+        .await
+        .expect("create collection");
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// Single-point upserts with `wait=true` from `writers` tasks for `seconds`, spread over the
+/// nodes; returns every latency.
+async fn write_load(urls: &[String], name: &str, writers: usize, seconds: u64) -> Vec<Duration> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let tasks: Vec<_> = (0..writers)
+        .map(|w| {
+            let (client, name, stop) = (client(&urls[w % urls.len()]), name.to_string(), stop.clone());
+            tokio::spawn(async move {
+                let mut rng = rand::rngs::StdRng::seed_from_u64(w as u64);
+                let mut latencies = Vec::new();
+                let mut id = w as u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let point = PointStruct::new(id, random_vector(&mut rng), serde_json::Map::new());
+                    let started = Instant::now();
+                    let request = UpsertPointsBuilder::new(&name, vec![point]).wait(true);
+                    if client.upsert_points(request).await.is_ok() {
+                        latencies.push(started.elapsed());
+                    }
+                    id += writers as u64;
+                }
+                latencies
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.expect("writer"));
+    }
+    all.sort();
+    all
+}
+
+async fn bench_writes(args: &Args) {
+    println!("\n## Replicated writes (single-point upserts, wait=true, 8 writers over 3 nodes)\n");
+    println!("| replication factor | writes/s | p50 | p99 |");
+    println!("|---|---|---|---|");
+    for replicas in [1, 3] {
+        let cluster = Cluster::start(&args.node, 3).expect("cluster");
+        cluster.wait_formed(Duration::from_secs(60)).expect("formed");
+        let urls = cluster.grpc_urls();
+        create(&urls[0], "w", 3, replicas).await;
+        wait_ready(&cluster);
+        let latencies = write_load(&urls, "w", 8, args.seconds).await;
+        println!(
+            "| {replicas} | {:.0} | {} | {} |",
+            latencies.len() as f64 / args.seconds as f64,
+            ms(percentile(&latencies, 0.5)),
+            ms(percentile(&latencies, 0.99)),
+        );
+    }
+}
+
+fn wait_ready(cluster: &Cluster) {
+    for node in cluster.nodes() {
+        let url = format!("{}/readyz", node.rest_url());
+        wait_until("ready", Duration::from_secs(60), || {
+            ureq::get(&url).call().map(|_| ()).map_err(|e| e.to_string())
+        })
+        .expect("ready");
+    }
+}
+
+/// The node leading the collection's only shard, by index.
+async fn shard_leader(cluster: &Cluster, name: &str) -> usize {
+    shard_leaders(cluster.nodes(), name, Duration::from_secs(60))
+        .await
+        .expect("a shard leader")[0]
+}
+
+async fn bench_failover(args: &Args) {
+    let mut cluster = Cluster::start(&args.node, 3).expect("cluster");
+    cluster.wait_formed(Duration::from_secs(60)).expect("formed");
+    let urls = cluster.grpc_urls();
+    create(&urls[0], "f", 1, 3).await;
+    wait_ready(&cluster);
+    let mut gaps = Vec::new();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    for round in 0..args.failovers {
+        let victim = shard_leader(&cluster, "f").await;
+        let writer = client(&urls[(victim + 1) % urls.len()]);
+        let killed = Instant::now();
+        tokio::task::block_in_place(|| cluster.node_mut(victim).kill9().expect("kill"));
+        loop {
+            let point = PointStruct::new(round as u64, random_vector(&mut rng), serde_json::Map::new());
+            let request = UpsertPointsBuilder::new("f", vec![point]).wait(true);
+            if writer.upsert_points(request).await.is_ok() {
+                break;
+            }
+        }
+        gaps.push(killed.elapsed());
+        tokio::task::block_in_place(|| cluster.node_mut(victim).restart().expect("restart"));
+        wait_ready(&cluster);
+    }
+    gaps.sort();
+    println!("\n## Failover (kill -9 of the shard leader → next acknowledged write, {} rounds)\n", gaps.len());
+    println!("| median | min | max |");
+    println!("|---|---|---|");
+    println!(
+        "| {} | {} | {} |",
+        ms(percentile(&gaps, 0.5)),
+        ms(gaps[0]),
+        ms(*gaps.last().unwrap())
+    );
+}
+
+async fn load_points(url: &str, name: &str, n: usize) {
+    let client = client(url);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    for start in (0..n).step_by(500) {
+        let points: Vec<PointStruct> = (start..(start + 500).min(n))
+            .map(|i| PointStruct::new(i as u64, random_vector(&mut rng), serde_json::Map::new()))
+            .collect();
+        client
+            .upsert_points(UpsertPointsBuilder::new(name, points).wait(true))
+            .await
+            .expect("load");
+    }
+}
+
+async fn search_qps(urls: &[String], name: &str, seconds: u64) -> f64 {
+    let stop = Arc::new(AtomicBool::new(false));
+    let tasks: Vec<_> = (0..8)
+        .map(|t| {
+            let (client, name, stop) = (client(&urls[t % urls.len()]), name.to_string(), stop.clone());
+            tokio::spawn(async move {
+                let mut rng = rand::rngs::StdRng::seed_from_u64(100 + t as u64);
+                let mut done = 0usize;
+                while !stop.load(Ordering::Relaxed) {
+                    let request = QueryPointsBuilder::new(&name).query(random_vector(&mut rng)).limit(10);
+                    if client.query(request).await.is_ok() {
+                        done += 1;
+                    }
+                }
+                done
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut total = 0;
+    for task in tasks {
+        total += task.await.expect("searcher");
+    }
+    total as f64 / seconds as f64
+}
+
+async fn bench_search(args: &Args) {
+    println!("\n## Search QPS ({} × {DIM}-d points, top-10, 8 clients)\n", args.points);
+    println!("| setup | QPS |");
+    println!("|---|---|");
+    {
+        let node = NodeProcess::start(&args.node).expect("node");
+        let url = node.grpc_url();
+        create(&url, "s", 1, 1).await;
+        load_points(&url, "s", args.points).await;
+        let qps = search_qps(&[url], "s", args.seconds).await;
+        println!("| one node, 1 shard | {qps:.0} |");
+    }
+    let cluster = Cluster::start(&args.node, 3).expect("cluster");
+    cluster.wait_formed(Duration::from_secs(60)).expect("formed");
+    let urls = cluster.grpc_urls();
+    create(&urls[0], "s", 3, 3).await;
+    wait_ready(&cluster);
+    load_points(&urls[0], "s", args.points).await;
+    let qps = search_qps(&urls, "s", args.seconds).await;
+    println!("| 3 nodes, 3 shards × 3 replicas, clients on every node | {qps:.0} |");
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let args = parse_args();
+    println!("grape-cluster-bench with {}", args.node);
+    bench_writes(&args).await;
+    bench_failover(&args).await;
+    bench_search(&args).await;
+}
