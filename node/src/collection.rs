@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{GrapeError, Result};
 use crate::payload::JsonPath;
 use crate::routing::shard_for;
-use crate::shard::{IndexKind, Projection, Shard, ShardQuery, SpaceConfigs};
+use crate::shard::{FieldSchema, Projection, Shard, ShardQuery, SpaceConfigs};
 use crate::types::*;
 
 /// A payload field index as declared by the user (`PUT /collections/{name}/index`).
@@ -78,14 +78,14 @@ impl Collection {
 
     /// Gives every shard the payload field indexes the collection declares.
     fn index_fields(&self) {
-        let fields: Vec<(JsonPath, IndexKind)> = self
+        let fields: Vec<(JsonPath, FieldSchema)> = self
             .meta
             .read()
             .payload_schema
             .iter()
             .filter_map(|(field, index)| {
                 let path = JsonPath::parse(field).ok()?;
-                Some((path, IndexKind::from_schema(&index.schema)))
+                Some((path, FieldSchema::parse(&index.schema).ok()?))
             })
             .collect();
         self.shards
@@ -285,7 +285,7 @@ impl Collection {
         })
     }
 
-    fn validate_filter(&self, filter: Option<&crate::filter::Filter>) -> Result<()> {
+    pub fn validate_filter(&self, filter: Option<&crate::filter::Filter>) -> Result<()> {
         match filter {
             Some(f) => f
                 .validate()

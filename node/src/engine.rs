@@ -177,6 +177,7 @@ impl Engine {
     ) -> Result<()> {
         crate::payload::JsonPath::parse(field)
             .map_err(|e| GrapeError::bad_input(format!("invalid field name `{field}`: {e}")))?;
+        crate::shard::FieldSchema::parse(&schema).map_err(|e| GrapeError::bad_input(e.0))?;
         let collection = self.collection(name)?;
         let mut meta = collection.meta();
         meta.payload_schema

@@ -26,8 +26,11 @@
 pub mod collection;
 pub mod engine;
 pub mod error;
+pub mod facet;
 pub mod filter;
 pub mod index;
+pub mod matrix;
+pub mod order_by;
 pub mod payload;
 pub mod query;
 pub mod routing;

@@ -387,6 +387,7 @@ fn groups_can_look_up_records_in_another_collection() {
 
 #[test]
 fn facet_counts_values_and_needs_an_index() {
+    use crate::facet::facet;
     let (_dir, engine) = setup("Dot", 10);
     let req = |key: &str| -> FacetRequest { serde_json::from_value(json!({"key": key})).unwrap() };
     assert!(matches!(

@@ -6,11 +6,15 @@
 //! the same `apply` path, so a shard fed from a Raft log behaves identically.
 
 mod checkpoint;
+mod cost;
+mod facet;
 mod field_index;
+mod order;
 mod search;
 mod space;
 mod state;
 mod validate;
+mod value_graph;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -26,7 +30,8 @@ use crate::types::{
     WithPayload, WithVector,
 };
 
-pub use field_index::IndexKind;
+pub use field_index::{FieldSchema, Key, SchemaError};
+pub use order::OrderQuery;
 pub use search::{Plan, ShardQuery};
 use space::VectorSpace;
 use state::ShardState;
@@ -145,14 +150,17 @@ impl Shard {
     }
 
     /// Declares the payload field indexes (rebuilding them from the stored payloads).
-    pub fn set_field_indexes(&self, fields: &[(payload::JsonPath, IndexKind)]) {
+    pub fn set_field_indexes(&self, fields: &[(payload::JsonPath, FieldSchema)]) {
         self.state.write().set_field_indexes(fields);
     }
 
     /// How many live points have a value at an indexed payload path.
     pub fn indexed_points(&self, path: &payload::JsonPath) -> usize {
         let state = self.state.read();
-        state.field_indexes.iter().map(|i| i.points_at(path)).sum()
+        state
+            .field_indexes
+            .field(path)
+            .map_or(0, |i| i.points() as usize)
     }
 
     pub fn retrieve(&self, ids: &[PointId], projection: &Projection) -> Vec<Record> {
@@ -179,7 +187,7 @@ impl Shard {
                     score: hit.score,
                     payload: rec.payload,
                     vector: rec.vector,
-                    order_value: None,
+                    order_value: rec.order_value,
                 }
             })
             .collect())
@@ -213,15 +221,16 @@ impl Shard {
 
     pub fn count(&self, filter: Option<&Filter>) -> usize {
         let state = self.state.read();
-        match filter {
-            None => state.len(),
-            Some(f) => match state.index_candidates(f) {
-                Some(set) => set
-                    .into_iter()
-                    .filter(|&o| state.matches(o, filter))
-                    .count(),
-                None => state.matching_offsets(filter).count(),
-            },
+        let Some(filter) = filter else {
+            return state.len();
+        };
+        let selection = search::Selection::new(&state, filter);
+        if let Some(count) = selection.exact_count(&state) {
+            return count as usize;
+        }
+        match selection.candidates() {
+            Some(set) => set.iter().filter(|&o| selection.accepts(&state, o)).count(),
+            None => state.matching_offsets(Some(filter)).count(),
         }
     }
 
@@ -229,8 +238,8 @@ impl Shard {
     pub fn plan(&self, query: &ShardQuery) -> Option<Plan> {
         let state = self.state.read();
         let space = state.spaces.get(query.vector_name)?;
-        let cardinality = query.filter.and_then(|f| state.index_cardinality(f));
-        Some(search::plan(&state, space, query, cardinality))
+        let selection = query.filter.map(|f| search::Selection::new(&state, f));
+        Some(search::plan(&state, space, query, selection.as_ref()))
     }
 
     pub fn dir(&self) -> &Path {
@@ -268,5 +277,6 @@ fn record(state: &ShardState, offset: u32, projection: &Projection) -> Record {
         id: slot.id,
         payload,
         vector,
+        order_value: None,
     }
 }

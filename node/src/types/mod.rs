@@ -1,12 +1,14 @@
 //! The engine's data model, in Qdrant's JSON shapes so the REST layer can pass it through.
 
 pub mod collection;
+pub mod matrix;
 pub mod operations;
 pub mod point;
 pub mod query;
 pub mod requests;
 
 pub use collection::*;
+pub use matrix::*;
 pub use operations::*;
 pub use point::*;
 pub use query::*;

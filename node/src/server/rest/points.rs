@@ -185,7 +185,7 @@ pub async fn scroll(
     let engine = state.engine().clone();
     let result = blocking(move || match body.order_by {
         Some(order_by) => {
-            crate::query::scroll_ordered(&engine, &name, body.request, order_by.to_order_by())
+            crate::order_by::scroll_ordered(&engine, &name, body.request, order_by.to_order_by())
         }
         None => engine.collection(&name)?.scroll(&body.request),
     })

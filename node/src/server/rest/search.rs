@@ -1,12 +1,13 @@
-//! Search, the Query API, recommendations, groups and facets; the work is done by
-//! [`crate::query`] and the collection's search.
+//! Search, the Query API, recommendations, groups, facets and the distance matrix; the work
+//! is done by [`crate::query`], [`crate::facet`], [`crate::matrix`] and the collection's
+//! search.
 
 use axum::extract::State;
 
 use super::envelope::{ApiResult, Json, Path, Reply};
 use super::{blocking, RestState};
-use crate::query;
 use crate::types::*;
+use crate::{facet, matrix, query};
 
 pub async fn search(
     State(state): State<RestState>,
@@ -109,6 +110,26 @@ pub async fn facet(
     Json(body): Json<FacetRequest>,
 ) -> ApiResult<FacetResponse> {
     let engine = state.engine().clone();
-    let facets = blocking(move || query::facet(&engine, &name, body)).await?;
+    let facets = blocking(move || facet::facet(&engine, &name, body)).await?;
     Ok(Reply(facets))
+}
+
+pub async fn matrix_pairs(
+    State(state): State<RestState>,
+    Path(name): Path<String>,
+    Json(body): Json<SearchMatrixRequest>,
+) -> ApiResult<SearchMatrixPairsResponse> {
+    let engine = state.engine().clone();
+    let pairs = blocking(move || matrix::pairs(&engine, &name, body)).await?;
+    Ok(Reply(pairs))
+}
+
+pub async fn matrix_offsets(
+    State(state): State<RestState>,
+    Path(name): Path<String>,
+    Json(body): Json<SearchMatrixRequest>,
+) -> ApiResult<SearchMatrixOffsetsResponse> {
+    let engine = state.engine().clone();
+    let offsets = blocking(move || matrix::offsets(&engine, &name, body)).await?;
+    Ok(Reply(offsets))
 }
