@@ -154,11 +154,11 @@ async fn text_and_geo_indexes_answer_filters_like_the_reference() {
     let phrase = matching(
         &client,
         "c",
-        Filter::must([Condition::matches_phrase("text", "red wine")]),
+        Filter::must([Condition::matches_phrase("text", "juice red")]),
     )
     .await;
     let expected: Vec<u64> = (0..N)
-        .filter(|&i| words(i).windows(2).any(|w| w[0] == "red" && w[1] == "wine"))
+        .filter(|&i| words(i).windows(2).any(|w| w[0] == "juice" && w[1] == "red"))
         .collect();
     assert!(!expected.is_empty());
     assert_eq!(phrase, expected, "phrase: consecutive tokens");
@@ -248,7 +248,7 @@ async fn integer_index_options_and_order_by_from_the_index() {
                 .order_by(
                     OrderByBuilder::new("n")
                         .direction(Direction::Desc as i32)
-                        .start_from(4i64),
+                        .start_from(qdrant_client::qdrant::start_from::Value::Integer(4)),
                 )
                 .filter(Filter::must([Condition::matches("kind", "b".to_string())]))
                 .limit(12),

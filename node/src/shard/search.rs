@@ -18,7 +18,7 @@ use super::validate::check_vector;
 use super::value_graph::ValueTarget;
 
 /// How many points are probed to estimate how many a filter matches.
-const SELECTIVITY_SAMPLE: u64 = 256;
+const SELECTIVITY_SAMPLE: u64 = 512;
 
 /// A search within one shard, already validated by the caller except for the vector.
 pub struct ShardQuery<'a> {

@@ -10,7 +10,7 @@ use qdrant_client::Qdrant;
 pub struct Node {
     child: Child,
     dir: tempfile::TempDir,
-    url: String,
+    pub url: String,
 }
 
 impl Node {
