@@ -39,17 +39,16 @@ impl Collection {
     /// Opens (or creates) the collection's shards under `dir`.
     pub fn open(name: &str, dir: &Path, meta: CollectionMeta) -> Result<Collection> {
         let spaces = space_configs(&meta.config);
+        let fields = indexed_fields(&meta);
         let shards = (0..meta.config.params.shard_number)
-            .map(|id| Shard::open(&dir.join("shards").join(id.to_string()), &spaces))
+            .map(|id| Shard::open(&dir.join("shards").join(id.to_string()), &spaces, &fields))
             .collect::<Result<Vec<_>>>()?;
-        let collection = Collection {
+        Ok(Collection {
             name: name.to_string(),
             dir: dir.to_path_buf(),
             meta: RwLock::new(meta),
             shards,
-        };
-        collection.index_fields();
-        Ok(collection)
+        })
     }
 
     pub fn name(&self) -> &str {
@@ -68,29 +67,16 @@ impl Collection {
         self.meta.read().config.clone()
     }
 
-    pub(crate) fn set_meta(&self, meta: CollectionMeta) {
+    pub(crate) fn set_meta(&self, meta: CollectionMeta) -> Result<()> {
         let schema_changed = self.meta.read().payload_schema != meta.payload_schema;
+        let fields = indexed_fields(&meta);
         *self.meta.write() = meta;
         if schema_changed {
-            self.index_fields();
+            for shard in &self.shards {
+                shard.set_field_indexes(&fields)?;
+            }
         }
-    }
-
-    /// Gives every shard the payload field indexes the collection declares.
-    fn index_fields(&self) {
-        let fields: Vec<(JsonPath, FieldSchema)> = self
-            .meta
-            .read()
-            .payload_schema
-            .iter()
-            .filter_map(|(field, index)| {
-                let path = JsonPath::parse(field).ok()?;
-                Some((path, FieldSchema::parse(&index.schema).ok()?))
-            })
-            .collect();
-        self.shards
-            .iter()
-            .for_each(|s| s.set_field_indexes(&fields));
+        Ok(())
     }
 
     pub fn shards(&self) -> &[Shard] {
@@ -293,6 +279,17 @@ impl Collection {
             None => Ok(()),
         }
     }
+}
+
+/// The payload field indexes the collection declares.
+fn indexed_fields(meta: &CollectionMeta) -> Vec<(JsonPath, FieldSchema)> {
+    meta.payload_schema
+        .iter()
+        .filter_map(|(field, index)| {
+            let path = JsonPath::parse(field).ok()?;
+            Some((path, FieldSchema::parse(&index.schema).ok()?))
+        })
+        .collect()
 }
 
 /// The vector spaces a collection's shards hold, with their effective HNSW settings.

@@ -164,7 +164,7 @@ impl Engine {
         let mut meta = collection.meta();
         apply_update(&mut meta.config, &update)?;
         self.persist_meta(collection.name(), &meta)?;
-        collection.set_meta(meta);
+        collection.set_meta(meta)?;
         Ok(())
     }
 
@@ -183,7 +183,7 @@ impl Engine {
         meta.payload_schema
             .insert(field.to_string(), FieldIndex { schema });
         self.persist_meta(collection.name(), &meta)?;
-        collection.set_meta(meta);
+        collection.set_meta(meta)?;
         Ok(())
     }
 
@@ -192,7 +192,7 @@ impl Engine {
         let mut meta = collection.meta();
         meta.payload_schema.remove(field);
         self.persist_meta(collection.name(), &meta)?;
-        collection.set_meta(meta);
+        collection.set_meta(meta)?;
         Ok(())
     }
 

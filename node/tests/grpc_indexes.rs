@@ -158,7 +158,11 @@ async fn text_and_geo_indexes_answer_filters_like_the_reference() {
     )
     .await;
     let expected: Vec<u64> = (0..N)
-        .filter(|&i| words(i).windows(2).any(|w| w[0] == "juice" && w[1] == "red"))
+        .filter(|&i| {
+            words(i)
+                .windows(2)
+                .any(|w| w[0] == "juice" && w[1] == "red")
+        })
         .collect();
     assert!(!expected.is_empty());
     assert_eq!(phrase, expected, "phrase: consecutive tokens");

@@ -57,9 +57,14 @@ pub struct Projection {
 }
 
 impl Shard {
-    /// Opens the shard in `dir` (creating it when empty): loads the live checkpoint, then
-    /// replays the WAL records it does not cover.
-    pub fn open(dir: &Path, spaces: &SpaceConfigs) -> Result<Shard> {
+    /// Opens the shard in `dir` (creating it when empty): loads the live checkpoint, builds
+    /// the payload field indexes, then replays the WAL records it does not cover (filters in
+    /// them are evaluated with the indexes they were applied with: see `set_field_indexes`).
+    pub fn open(
+        dir: &Path,
+        spaces: &SpaceConfigs,
+        fields: &[(payload::JsonPath, FieldSchema)],
+    ) -> Result<Shard> {
         std::fs::create_dir_all(dir).map_err(GrapeError::io(format!(
             "create shard dir {}",
             dir.display()
@@ -68,6 +73,7 @@ impl Shard {
             Some(state) => state,
             None => ShardState::new(new_spaces(spaces)),
         };
+        state.set_field_indexes(fields);
         let (wal, records) = Wal::open(&dir.join("wal.log"))?;
         let checkpointed = state.applied_seq;
         let mut replayed = 0;
@@ -149,9 +155,16 @@ impl Shard {
             .sum()
     }
 
-    /// Declares the payload field indexes (rebuilding them from the stored payloads).
-    pub fn set_field_indexes(&self, fields: &[(payload::JsonPath, FieldSchema)]) {
+    /// Declares the payload field indexes (building new ones from the stored payloads). A
+    /// text index changes what `match: text` selects, so the WAL is checkpointed first: every
+    /// logged write is then replayed under the indexes it was applied with.
+    pub fn set_field_indexes(&self, fields: &[(payload::JsonPath, FieldSchema)]) -> Result<()> {
+        let mut wal = self.wal.lock();
+        if !wal.is_empty() {
+            self.checkpoint_locked(&mut wal)?;
+        }
         self.state.write().set_field_indexes(fields);
+        Ok(())
     }
 
     /// How many live points have a value at an indexed payload path.
