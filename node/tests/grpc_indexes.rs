@@ -276,12 +276,10 @@ async fn integer_index_options_and_order_by_from_the_index() {
     let values: Vec<i64> = page
         .result
         .iter()
-        .map(
-            |p| match p.order_value.as_ref().and_then(|v| v.variant.clone()) {
-                Some(order_value::Variant::Int(i)) => i,
-                other => panic!("expected an integer order value, got {other:?}"),
-            },
-        )
+        .map(|p| match p.order_value.as_ref().and_then(|v| v.variant) {
+            Some(order_value::Variant::Int(i)) => i,
+            other => panic!("expected an integer order value, got {other:?}"),
+        })
         .collect();
     assert_eq!(
         values,

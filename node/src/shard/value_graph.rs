@@ -24,7 +24,7 @@ use super::space::VectorSpace;
 /// Fewest points of a value for a graph: below, scoring them exactly is as fast.
 pub const MIN_POINTS: u64 = 2_000;
 /// Seed of the value graphs' level generator.
-const SEED: u64 = 0x7661_6c75_65;
+const SEED: u64 = 0x0076_616c_7565;
 
 struct ValueGraph {
     /// Shard offsets by local offset.
