@@ -12,7 +12,7 @@ use crate::error::{GrapeError, Result};
 use crate::payload::JsonPath;
 use crate::routing::shard_for;
 use crate::shard::{
-    IndexKind, Projection, ReadConsistency, Shard, ShardAccess, ShardScroll, ShardSearch,
+    FieldSchema, Projection, ReadConsistency, Shard, ShardAccess, ShardScroll, ShardSearch,
     SpaceConfigs,
 };
 use crate::types::*;
@@ -44,30 +44,30 @@ impl Collection {
     /// Opens (or creates) the collection's shards under `dir`, all on this node.
     pub fn open(name: &str, dir: &Path, meta: CollectionMeta) -> Result<Collection> {
         let spaces = space_configs(&meta.config);
+        let fields = indexed_fields(&meta.payload_schema);
         let shards = (0..meta.config.params.shard_number)
             .map(|id| {
-                let shard = Shard::open(&shard_dir(dir, id), &spaces)?;
+                let shard = Shard::open(&shard_dir(dir, id), &spaces, &fields)?;
                 Ok(Arc::new(shard) as Arc<dyn ShardAccess>)
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Collection::with_shards(name, dir, meta, shards))
     }
 
-    /// A collection over shards opened elsewhere (by the cluster, as replica sets).
+    /// A collection over shards opened elsewhere, with their payload indexes (by the
+    /// cluster, as replica sets).
     pub fn with_shards(
         name: &str,
         dir: &Path,
         meta: CollectionMeta,
         shards: Vec<Arc<dyn ShardAccess>>,
     ) -> Collection {
-        let collection = Collection {
+        Collection {
             name: name.to_string(),
             dir: dir.to_path_buf(),
             meta: RwLock::new(meta),
             shards,
-        };
-        collection.index_fields();
-        collection
+        }
     }
 
     pub fn name(&self) -> &str {
@@ -86,29 +86,16 @@ impl Collection {
         self.meta.read().config.clone()
     }
 
-    pub(crate) fn set_meta(&self, meta: CollectionMeta) {
+    pub(crate) fn set_meta(&self, meta: CollectionMeta) -> Result<()> {
         let schema_changed = self.meta.read().payload_schema != meta.payload_schema;
+        let fields = indexed_fields(&meta.payload_schema);
         *self.meta.write() = meta;
         if schema_changed {
-            self.index_fields();
+            for shard in &self.shards {
+                shard.set_field_indexes(&fields)?;
+            }
         }
-    }
-
-    /// Gives every shard the payload field indexes the collection declares.
-    fn index_fields(&self) {
-        let fields: Vec<(JsonPath, IndexKind)> = self
-            .meta
-            .read()
-            .payload_schema
-            .iter()
-            .filter_map(|(field, index)| {
-                let path = JsonPath::parse(field).ok()?;
-                Some((path, IndexKind::from_schema(&index.schema)))
-            })
-            .collect();
-        self.shards
-            .iter()
-            .for_each(|s| s.set_field_indexes(&fields));
+        Ok(())
     }
 
     pub fn shards(&self) -> &[Arc<dyn ShardAccess>] {
@@ -329,7 +316,7 @@ impl Collection {
         })
     }
 
-    fn validate_filter(&self, filter: Option<&crate::filter::Filter>) -> Result<()> {
+    pub fn validate_filter(&self, filter: Option<&crate::filter::Filter>) -> Result<()> {
         match filter {
             Some(f) => f
                 .validate()
@@ -342,6 +329,17 @@ impl Collection {
 /// Where shard `id` of the collection in `dir` keeps its files.
 pub fn shard_dir(dir: &Path, id: u32) -> PathBuf {
     dir.join("shards").join(id.to_string())
+}
+
+/// The valid payload field indexes of a `payload_schema`.
+pub fn indexed_fields(schema: &BTreeMap<String, FieldIndex>) -> Vec<(JsonPath, FieldSchema)> {
+    schema
+        .iter()
+        .filter_map(|(field, index)| {
+            let path = JsonPath::parse(field).ok()?;
+            Some((path, FieldSchema::parse(&index.schema).ok()?))
+        })
+        .collect()
 }
 
 /// The vector spaces a collection's shards hold, with their effective HNSW settings.

@@ -246,7 +246,7 @@ impl Engine {
         let mut meta = collection.meta();
         apply_update(&mut meta.config, &update)?;
         self.persist_meta(collection.name(), &meta)?;
-        collection.set_meta(meta);
+        collection.set_meta(meta)?;
         Ok(())
     }
 
@@ -259,6 +259,7 @@ impl Engine {
     ) -> Result<()> {
         crate::payload::JsonPath::parse(field)
             .map_err(|e| GrapeError::bad_input(format!("invalid field name `{field}`: {e}")))?;
+        crate::shard::FieldSchema::parse(&schema).map_err(|e| GrapeError::bad_input(e.0))?;
         let collection = self.collection(name)?;
         if let Some(consensus) = self.consensus() {
             let (name, field) = (collection.name().to_string(), field.to_string());
@@ -273,7 +274,7 @@ impl Engine {
         meta.payload_schema
             .insert(field.to_string(), FieldIndex { schema });
         self.persist_meta(collection.name(), &meta)?;
-        collection.set_meta(meta);
+        collection.set_meta(meta)?;
         Ok(())
     }
 
@@ -288,7 +289,7 @@ impl Engine {
         let mut meta = collection.meta();
         meta.payload_schema.remove(field);
         self.persist_meta(collection.name(), &meta)?;
-        collection.set_meta(meta);
+        collection.set_meta(meta)?;
         Ok(())
     }
 

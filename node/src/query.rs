@@ -1,6 +1,6 @@
 //! Query features shared by the REST and gRPC servers: the Query API (nearest by vector or
 //! point id, recommend, order by, fusion of prefetches, random sample), the legacy recommend
-//! and batch endpoints, grouping by a payload key, and facet counts.
+//! and batch endpoints, and grouping by a payload key.
 //!
 //! Everything works on a [`Collection`] through its public read operations (search, retrieve,
 //! scroll); the [`Engine`] is only used to find other collections (`lookup_from`,
@@ -134,87 +134,6 @@ pub fn recommend_groups(
 ) -> Result<GroupsResult> {
     let (query, groups) = request.split();
     Planner::new(engine, collection, read)?.groups(query, groups)
-}
-
-/// Scroll ordered by a payload value (`order_by` of scroll). Like Qdrant, there is no next
-/// page offset: the next page starts from the last value seen (`start_from`).
-pub fn scroll_ordered(
-    engine: &Engine,
-    collection: &str,
-    request: ScrollRequest,
-    order: OrderBy,
-    read: ReadConsistency,
-) -> Result<ScrollResult> {
-    let planner = Planner::new(engine, collection, read)?;
-    planner.require_order_index(&order.key)?;
-    let limit = request.limit.unwrap_or(DEFAULT_SCROLL_LIMIT);
-    let mut records = Vec::new();
-    planner.scan(
-        request.filter.as_ref(),
-        true,
-        &WithVector::Bool(false),
-        |record| records.push((record.id, record.payload.clone().unwrap_or_default())),
-    )?;
-    let ranked = order_hits(records, &order, limit)?;
-    let ids: Vec<PointId> = ranked.hits.iter().map(|h| h.id).collect();
-    let projection = Projection {
-        with_payload: request.with_payload.unwrap_or(WithPayload::Bool(true)),
-        with_vector: request.with_vector.unwrap_or_default(),
-    };
-    Ok(ScrollResult {
-        points: planner
-            .collection
-            .retrieve(&ids, &projection, planner.read)?,
-        next_page_offset: None,
-    })
-}
-
-/// Counts the points having each value of a payload key (keyword, integer or bool), most
-/// frequent first. Like Qdrant, the key needs a payload index of one of those types.
-pub fn facet(
-    engine: &Engine,
-    collection: &str,
-    request: FacetRequest,
-    read: ReadConsistency,
-) -> Result<FacetResponse> {
-    let planner = Planner::new(engine, collection, read)?;
-    planner.require_index(
-        &request.key,
-        &["keyword", "integer", "bool", "uuid"],
-        || {
-            format!(
-                "Bad request: Index required but not found for \"{}\" of one of the following types: [keyword, integer, bool, uuid]. Help: Create an index for this key or use a different filter.",
-                request.key
-            )
-        },
-    )?;
-    let path = parse_path(&request.key)?;
-    let mut counts: HashMap<FacetValue, usize> = HashMap::new();
-    planner.scan(
-        request.filter.as_ref(),
-        true,
-        &WithVector::Bool(false),
-        |record| {
-            let Some(payload) = &record.payload else {
-                return;
-            };
-            let mut seen = HashSet::new();
-            for value in flat_values(&path, payload) {
-                if let Some(v) = facet_value(value) {
-                    if seen.insert(v.clone()) {
-                        *counts.entry(v).or_default() += 1;
-                    }
-                }
-            }
-        },
-    )?;
-    let mut hits: Vec<FacetValueHit> = counts
-        .into_iter()
-        .map(|(value, count)| FacetValueHit { value, count })
-        .collect();
-    hits.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
-    hits.truncate(request.limit.unwrap_or(DEFAULT_FACET_LIMIT));
-    Ok(FacetResponse { hits })
 }
 
 /// An intermediate result: a point and its score, before payloads and vectors are attached.
@@ -724,34 +643,8 @@ impl<'e> Planner<'e> {
             .collect())
     }
 
-    /// Fails unless `key` has a payload index of one of `types`.
-    fn require_index(
-        &self,
-        key: &str,
-        types: &[&str],
-        message: impl FnOnce() -> String,
-    ) -> Result<()> {
-        let meta = self.collection.meta();
-        let indexed = meta.payload_schema.get(key).is_some_and(|index| {
-            let data_type = match &index.schema {
-                serde_json::Value::String(t) => t.as_str(),
-                other => other.get("type").and_then(|t| t.as_str()).unwrap_or(""),
-            };
-            types.contains(&data_type)
-        });
-        if indexed {
-            Ok(())
-        } else {
-            Err(GrapeError::BadInput(message()))
-        }
-    }
-
     fn require_order_index(&self, key: &str) -> Result<()> {
-        self.require_index(key, &["integer", "float", "datetime"], || {
-            format!(
-                "Bad request: No range index for `order_by` key: `{key}`. Please create one to use `order_by`. Check https://qdrant.tech/documentation/concepts/indexing/#payload-index to see which payload schemas support Range conditions"
-            )
-        })
+        crate::order_by::require_range_index(&self.collection, key).map(|_| ())
     }
 
     /// Runs `query` with growing limits until `limit` groups of `group_size` are filled or
@@ -1066,15 +959,6 @@ fn flat_values<'a>(
         serde_json::Value::Array(items) => items.iter().collect::<Vec<_>>(),
         other => vec![other],
     })
-}
-
-fn facet_value(value: &serde_json::Value) -> Option<FacetValue> {
-    match value {
-        serde_json::Value::String(s) => Some(FacetValue::Keyword(s.clone())),
-        serde_json::Value::Bool(b) => Some(FacetValue::Bool(*b)),
-        serde_json::Value::Number(n) => n.as_i64().map(FacetValue::Integer),
-        _ => None,
-    }
 }
 
 fn group_id(value: &serde_json::Value) -> Option<GroupId> {

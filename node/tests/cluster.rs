@@ -35,7 +35,12 @@ async fn three_nodes_serve_one_replicated_collection_through_any_node() {
             .filter(|p| *p as usize % 3 == i)
             .map(|p| json!({"id": p, "vector": vector(p), "payload": {"n": p}}))
             .collect();
-        let reply = rest(node, "PUT", "/collections/c/points?wait=true", json!({"points": points}));
+        let reply = rest(
+            node,
+            "PUT",
+            "/collections/c/points?wait=true",
+            json!({"points": points}),
+        );
         assert_eq!(reply["result"]["status"], "completed", "{reply}");
     }
     for node in cluster.nodes() {

@@ -616,3 +616,67 @@ fn payload_indexes_plan_selective_filters_and_follow_updates() {
     drop(engine);
     assert_eq!(count(&open(dir.path())), 28, "indexes are rebuilt on open");
 }
+
+#[test]
+fn writes_selected_by_text_filters_replay_under_the_same_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path());
+    create(
+        &engine,
+        "c",
+        json!({"vectors": {"size": 2, "distance": "Dot"}}),
+    );
+    let texts = ["quick fox", "quickly", "a quick one", "slow"];
+    let points: Vec<_> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| json!({"id": i, "vector": [1.0, 0.0], "payload": {"t": t}}))
+        .collect();
+    upsert(&engine, "c", json!(points));
+    let collection = engine.collection("c").unwrap();
+    let quick = json!({"filter": {"must": [{"key": "t", "match": {"text": "quick"}}]}});
+    // Without an index, `quick` is a substring of "quickly" too.
+    collection
+        .update(
+            vec![op(
+                json!({"set_payload": {"payload": {"seen": true}, "filter": quick["filter"]}}),
+            )],
+            true,
+        )
+        .unwrap();
+    engine
+        .create_field_index("c", "t", json!({"type": "text", "tokenizer": "word"}))
+        .unwrap();
+    // With it, only the token: "quickly" stays.
+    collection
+        .update(
+            vec![op(json!({"delete": {"filter": quick["filter"]}}))],
+            true,
+        )
+        .unwrap();
+    let remaining = |engine: &Engine| {
+        let request: CountRequest = serde_json::from_value(json!({"exact": true})).unwrap();
+        let seen: CountRequest = serde_json::from_value(
+            json!({"filter": {"must": [{"key": "seen", "match": {"value": true}}]}}),
+        )
+        .unwrap();
+        let c = engine.collection("c").unwrap();
+        let read = Default::default();
+        (
+            c.count(&request, read).unwrap(),
+            c.count(&seen, read).unwrap(),
+        )
+    };
+    assert_eq!(
+        remaining(&engine),
+        (2, 1),
+        "\"quickly\" and \"slow\" remain, one seen"
+    );
+    drop(collection);
+    drop(engine);
+    assert_eq!(
+        remaining(&open(dir.path())),
+        (2, 1),
+        "the same after replaying the WAL"
+    );
+}

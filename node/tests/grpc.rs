@@ -4,7 +4,6 @@
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
-use grape_testkit::NodeProcess;
 use qdrant_client::qdrant::points_update_operation::{self, Operation};
 use qdrant_client::qdrant::{
     facet_value, group_id, order_value, Direction, FacetCountsBuilder, Fusion, OrderByBuilder,
@@ -32,36 +31,9 @@ use qdrant_client::{Payload, Qdrant, QdrantError};
 use serde_json::{json, Value as Json};
 use tonic::Code;
 
-/// A `grape-node` process on its own loopback address with its own data directory, killed
-/// on drop.
-struct Node {
-    _process: NodeProcess,
-    url: String,
-}
+mod support;
 
-impl Node {
-    async fn start() -> Node {
-        Node::start_with(&[]).await
-    }
-
-    /// Starts a node with extra command-line flags.
-    async fn start_with(flags: &[&str]) -> Node {
-        let process = NodeProcess::builder(env!("CARGO_BIN_EXE_grape-node"))
-            .and_then(|builder| builder.args(flags).start())
-            .expect("start grape-node");
-        Node {
-            url: process.grpc_url(),
-            _process: process,
-        }
-    }
-
-    fn client(&self) -> Qdrant {
-        Qdrant::from_url(&self.url)
-            .skip_compatibility_check()
-            .build()
-            .expect("client")
-    }
-}
+use support::node::Node;
 
 // ---- data and references ----------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 //! What every part of a clustered node shares: its identity, its connections to peers, the
 //! latest metadata, and the runtime that sync engine code uses to wait for network calls.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -15,6 +15,7 @@ use tonic::transport::Channel;
 use super::meta::machine::MetaView;
 use super::network::{PeerChannels, MAX_PEER_MESSAGE};
 use super::raft_types::{GroupId, PeerId};
+use crate::collection::FieldIndex;
 use crate::error::{GrapeError, Result};
 
 pub struct NodeContext {
@@ -86,6 +87,13 @@ impl NodeContext {
             .params
             .write_consistency_factor as usize;
         (replicas / 2 + 1).max(factor.min(replicas))
+    }
+
+    /// The `payload_schema` of the collection that `group` is a shard of.
+    pub fn payload_schema(&self, group: GroupId) -> Option<BTreeMap<String, FieldIndex>> {
+        let view = self.meta.borrow();
+        let (name, _, _) = view.state.shard_of_group(group)?;
+        Some(view.state.collections[name].meta.payload_schema.clone())
     }
 
     /// A client of a peer's internal service.

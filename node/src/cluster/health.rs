@@ -14,7 +14,7 @@ use super::groups::Groups;
 use super::meta::{MetaCommand, ReplicaState};
 use super::proposer::MetaProposer;
 use super::raft_types::PeerId;
-use super::replica::LocalReplica;
+use super::replica::{LocalReplica, LocalWriteError};
 
 /// A peer that answered no Raft message for this long is reported dead.
 pub const DEAD_AFTER: Duration = Duration::from_secs(3);
@@ -72,6 +72,13 @@ async fn check_replica(ctx: &NodeContext, replica: &LocalReplica, proposer: &Met
         };
         if observed != recorded {
             report(proposer, replica.group, peer, observed).await;
+        }
+    }
+    if let Some(schema) = ctx.payload_schema(replica.group) {
+        if replica.applied_indexes() != schema {
+            if let Err(LocalWriteError::Failed(e)) = replica.declare_indexes(schema).await {
+                tracing::warn!(group = replica.group, error = %e, "could not declare indexes");
+            }
         }
     }
     let voters: BTreeSet<PeerId> = metrics.membership_config.voter_ids().collect();

@@ -6,12 +6,14 @@
 //!
 //! Raft node ids are peer ids in both kinds, and a node is addressed by its peer URI.
 
+use std::collections::BTreeMap;
 use std::io::Cursor;
 
 use serde::{Deserialize, Serialize};
 
 use super::codec::{Json, WireError};
 use super::meta::MetaCommand;
+use crate::collection::FieldIndex;
 use crate::types::PointOperation;
 
 pub type PeerId = u64;
@@ -22,10 +24,14 @@ pub const META_GROUP: GroupId = 0;
 
 pub use openraft::BasicNode as PeerNode;
 
-/// What a point write puts in its shard group's log.
+/// An entry of a shard group's log.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ShardCommand {
-    pub ops: Vec<PointOperation>,
+pub enum ShardCommand {
+    /// Point operations, applied in order.
+    Write(Vec<PointOperation>),
+    /// The payload indexes the collection declares (its `payload_schema`): in the log, so
+    /// every replica changes what its filters select at the same point of its history.
+    SetIndexes(BTreeMap<String, FieldIndex>),
 }
 
 /// What applying a metadata command answers: whether it changed something, or why not.

@@ -184,7 +184,7 @@ impl Reconciler {
                 }
                 if installed.collection.meta() != entry.meta {
                     let (collection, meta) = (installed.collection.clone(), entry.meta.clone());
-                    blocking(move || collection.set_meta(meta)).await?;
+                    blocking(move || collection.set_meta(meta)).await??;
                 }
                 return Ok(());
             }

@@ -6,6 +6,7 @@ use crate::types::{Payload, PointId};
 
 use super::datetime::parse_datetime;
 use super::geo::GeoPoint;
+use super::text::Tokenizer;
 use super::{
     AnyVariants, Condition, FieldCondition, Filter, Match, MatchValue, NestedCondition, PointView,
     Range, RangeBound, ValuesCount,
@@ -28,7 +29,7 @@ pub fn filter(filter: &Filter, point: &dyn PointView) -> bool {
 
 fn condition(condition: &Condition, point: &dyn PointView) -> bool {
     match condition {
-        Condition::Field(field) => field_condition(field, point.payload()),
+        Condition::Field(field) => field_condition(field, point),
         Condition::IsEmpty { is_empty: k } => is_empty(k.key.values(point.payload())),
         Condition::IsNull { is_null: k } => is_null(k.key.raw_values(point.payload())),
         Condition::HasId { has_id } => has_id.contains(&point.id()),
@@ -47,7 +48,8 @@ fn is_null(raw: Vec<&Value>) -> bool {
     raw.iter().any(|v| v.is_null())
 }
 
-fn field_condition(field: &FieldCondition, payload: &Payload) -> bool {
+fn field_condition(field: &FieldCondition, point: &dyn PointView) -> bool {
+    let payload = point.payload();
     let values = field.key.values(payload);
     let any = |test: &dyn Fn(&Value) -> bool| values.iter().any(|v| test(v));
     let geo = |test: &dyn Fn(&GeoPoint) -> bool| {
@@ -58,7 +60,7 @@ fn field_condition(field: &FieldCondition, payload: &Payload) -> bool {
     field
         .r#match
         .as_ref()
-        .is_none_or(|m| match_values(m, &values))
+        .is_none_or(|m| match_values(m, &values, point.text_index(&field.key)))
         && field
             .range
             .as_ref()
@@ -87,8 +89,17 @@ fn field_condition(field: &FieldCondition, payload: &Payload) -> bool {
             .is_none_or(|want| is_null(field.key.raw_values(payload)) == want)
 }
 
-fn match_values(m: &Match, values: &[&Value]) -> bool {
+fn match_values(m: &Match, values: &[&Value], text_index: Option<&Tokenizer>) -> bool {
     let strings = || values.iter().filter_map(|v| v.as_str());
+    if let Some(tokenizer) = text_index {
+        let texts: Vec<&str> = strings().collect();
+        match m {
+            Match::Text(text) => return tokenizer.matches_all(text, &texts),
+            Match::TextAny(text) => return tokenizer.matches_any(text, &texts),
+            Match::Phrase(text) => return tokenizer.matches_phrase(text, &texts),
+            _ => {}
+        }
+    }
     match m {
         Match::Value(want) => values.iter().any(|v| equals(want, v)),
         Match::Text(text) | Match::Phrase(text) => strings().any(|s| s.contains(text.as_str())),

@@ -9,6 +9,7 @@ mod check;
 mod condition;
 mod datetime;
 mod geo;
+mod text;
 
 use std::collections::HashSet;
 
@@ -20,12 +21,17 @@ use crate::types::{Payload, PointId};
 pub use condition::Condition;
 pub use datetime::{parse_datetime, DateTimeValue};
 pub use geo::{GeoBoundingBox, GeoLineString, GeoPoint, GeoPolygon, GeoRadius};
+pub use text::{Tokenizer, TokenizerKind};
 
 /// What a filter can see of a point.
 pub trait PointView {
     fn id(&self) -> PointId;
     fn payload(&self) -> &Payload;
     fn has_vector(&self, name: &str) -> bool;
+    /// The tokenizer of a full-text index on `key`: text matches on it compare tokens.
+    fn text_index(&self, _key: &JsonPath) -> Option<&Tokenizer> {
+        None
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -95,11 +101,12 @@ pub struct FieldCondition {
 pub enum Match {
     /// Some value equals this keyword, integer or bool.
     Value(MatchValue),
-    /// Some string value contains this text.
+    /// Some string value contains this text (with a text index: holds all its tokens).
     Text(String),
-    /// Some string value contains one of these whitespace-separated words.
+    /// Some string value contains one of these whitespace-separated words (with a text
+    /// index: holds one of its tokens).
     TextAny(String),
-    /// Some string value contains this exact phrase.
+    /// Some string value contains this exact phrase (with a text index: its tokens in a row).
     Phrase(String),
     /// Some value is one of these.
     Any(AnyVariants),

@@ -25,10 +25,6 @@ fn search_groups(engine: &Engine, c: &str, r: SearchGroupsRequest) -> Result<Gro
     super::search_groups(engine, c, r, ReadConsistency::default())
 }
 
-fn facet(engine: &Engine, c: &str, r: FacetRequest) -> Result<FacetResponse> {
-    super::facet(engine, c, r, ReadConsistency::default())
-}
-
 /// A small collection `c` with 2-d points `i = 0..n`: vector `[cos θ, sin θ] * (1 + i/10)`,
 /// payload `{"i": i, "color": one of red/green/blue, "tags": [...]}`.
 fn setup(distance: &str, n: u64) -> (tempfile::TempDir, Engine) {
@@ -412,6 +408,8 @@ fn groups_can_look_up_records_in_another_collection() {
 
 #[test]
 fn facet_counts_values_and_needs_an_index() {
+    let facet =
+        |engine: &Engine, c: &str, r| crate::facet::facet(engine, c, r, ReadConsistency::default());
     let (_dir, engine) = setup("Dot", 10);
     let req = |key: &str| -> FacetRequest { serde_json::from_value(json!({"key": key})).unwrap() };
     assert!(matches!(

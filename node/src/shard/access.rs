@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{IndexKind, Projection, Shard, ShardQuery};
+use super::{FieldSchema, Key, OrderQuery, Projection, Shard, ShardQuery};
 use crate::error::Result;
 use crate::filter::Filter;
 use crate::payload::JsonPath;
@@ -47,6 +47,31 @@ pub struct ShardScroll {
     pub projection: Projection,
 }
 
+/// Up to `limit` points matching the filter, in the order of their value at an indexed
+/// numeric key (`order_by`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ShardOrder {
+    pub key: JsonPath,
+    pub descending: bool,
+    /// The first value taken (inclusive), in the index's units.
+    pub start: Option<f64>,
+    pub limit: usize,
+    pub filter: Option<Filter>,
+    pub projection: Projection,
+}
+
+impl ShardOrder {
+    pub fn as_query(&self) -> OrderQuery<'_> {
+        OrderQuery {
+            path: &self.key,
+            descending: self.descending,
+            start: self.start,
+            limit: self.limit,
+            filter: self.filter.as_ref(),
+        }
+    }
+}
+
 /// What a collection asks of each of its shards.
 pub trait ShardAccess: Send + Sync {
     /// Checks operations without applying them, so a multi-shard write can be refused whole.
@@ -67,12 +92,22 @@ pub trait ShardAccess: Send + Sync {
         read: ReadConsistency,
     ) -> Result<(Vec<Record>, Option<PointId>)>;
     fn count(&self, filter: Option<&Filter>, read: ReadConsistency) -> Result<usize>;
+    /// Points by their value at an indexed numeric key, with that value.
+    fn order_by(&self, order: &ShardOrder, read: ReadConsistency) -> Result<Vec<(f64, Record)>>;
+    /// How many matching points hold each value of an indexed key.
+    fn facet_counts(
+        &self,
+        key: &JsonPath,
+        filter: Option<&Filter>,
+        exact: bool,
+        read: ReadConsistency,
+    ) -> Result<Vec<(Key, u64)>>;
     fn points_count(&self) -> Result<usize>;
     fn indexed_vectors_count(&self) -> Result<usize>;
     /// How many points have a value at an indexed payload path.
     fn indexed_points(&self, path: &JsonPath) -> Result<usize>;
-    /// Declares the payload field indexes (on the replicas this node holds).
-    fn set_field_indexes(&self, fields: &[(JsonPath, IndexKind)]);
+    /// Declares the payload field indexes.
+    fn set_field_indexes(&self, fields: &[(JsonPath, FieldSchema)]) -> Result<()>;
     /// Checkpoints the replicas this node holds.
     fn checkpoint(&self) -> Result<()>;
     /// The replica this node holds, if any.
@@ -120,6 +155,20 @@ impl ShardAccess for Shard {
         Ok(Shard::count(self, filter))
     }
 
+    fn order_by(&self, order: &ShardOrder, _read: ReadConsistency) -> Result<Vec<(f64, Record)>> {
+        Ok(Shard::order_by(self, &order.as_query(), &order.projection))
+    }
+
+    fn facet_counts(
+        &self,
+        key: &JsonPath,
+        filter: Option<&Filter>,
+        exact: bool,
+        _read: ReadConsistency,
+    ) -> Result<Vec<(Key, u64)>> {
+        Ok(Shard::facet_counts(self, key, filter, exact))
+    }
+
     fn points_count(&self) -> Result<usize> {
         Ok(Shard::points_count(self))
     }
@@ -132,7 +181,7 @@ impl ShardAccess for Shard {
         Ok(Shard::indexed_points(self, path))
     }
 
-    fn set_field_indexes(&self, fields: &[(JsonPath, IndexKind)]) {
+    fn set_field_indexes(&self, fields: &[(JsonPath, FieldSchema)]) -> Result<()> {
         Shard::set_field_indexes(self, fields)
     }
 

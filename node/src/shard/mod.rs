@@ -11,12 +11,16 @@
 
 mod access;
 mod checkpoint;
+mod cost;
+mod facet;
 mod field_index;
+mod order;
 pub mod packing;
 mod search;
 mod space;
 mod state;
 mod validate;
+mod value_graph;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -32,8 +36,9 @@ use crate::types::{
     WithPayload, WithVector,
 };
 
-pub use access::{ReadConsistency, ShardAccess, ShardScroll, ShardSearch};
-pub use field_index::IndexKind;
+pub use access::{ReadConsistency, ShardAccess, ShardOrder, ShardScroll, ShardSearch};
+pub use field_index::{FieldSchema, Key, SchemaError};
+pub use order::OrderQuery;
 pub use search::{Plan, ShardQuery};
 use space::VectorSpace;
 use state::ShardState;
@@ -51,9 +56,6 @@ pub struct Shard {
     /// Held for the whole of a write, so writes are serialized and logged in sequence order.
     /// `None` for a replica, whose log is its Raft group's.
     wal: Mutex<Option<Wal>>,
-    /// The payload indexes the collection declares, kept to rebuild them when a replica's
-    /// state is replaced by a snapshot.
-    declared_indexes: Mutex<Vec<(payload::JsonPath, IndexKind)>>,
 }
 
 /// What a read should return for each point.
@@ -64,10 +66,16 @@ pub struct Projection {
 }
 
 impl Shard {
-    /// Opens the shard in `dir` (creating it when empty): loads the live checkpoint, then
-    /// replays the WAL records it does not cover.
-    pub fn open(dir: &Path, spaces: &SpaceConfigs) -> Result<Shard> {
+    /// Opens the shard in `dir` (creating it when empty): loads the live checkpoint, builds
+    /// the payload field indexes, then replays the WAL records it does not cover (filters in
+    /// them are evaluated with the indexes they were applied with: see `set_field_indexes`).
+    pub fn open(
+        dir: &Path,
+        spaces: &SpaceConfigs,
+        fields: &[(payload::JsonPath, FieldSchema)],
+    ) -> Result<Shard> {
         let mut state = load_state(dir, spaces)?;
+        state.set_field_indexes(fields);
         let (wal, records) = Wal::open(&dir.join("wal.log"))?;
         let checkpointed = state.applied_seq;
         let mut replayed = 0;
@@ -96,7 +104,6 @@ impl Shard {
             spaces: spaces.clone(),
             state: RwLock::new(state),
             wal: Mutex::new(wal),
-            declared_indexes: Mutex::new(Vec::new()),
         }
     }
 
@@ -155,12 +162,10 @@ impl Shard {
     }
 
     /// Replaces the state with the live checkpoint on disk (after a replica received a
-    /// snapshot), rebuilding the declared payload indexes.
+    /// snapshot); the caller then declares the payload indexes that state was built under.
     fn reload(&self) -> Result<()> {
         let _writes = self.wal.lock();
-        let mut state = load_state(&self.dir, &self.spaces)?;
-        state.set_field_indexes(&self.declared_indexes.lock());
-        *self.state.write() = state;
+        *self.state.write() = load_state(&self.dir, &self.spaces)?;
         Ok(())
     }
 
@@ -199,16 +204,26 @@ impl Shard {
             .sum()
     }
 
-    /// Declares the payload field indexes (rebuilding them from the stored payloads).
-    pub fn set_field_indexes(&self, fields: &[(payload::JsonPath, IndexKind)]) {
-        *self.declared_indexes.lock() = fields.to_vec();
+    /// Declares the payload field indexes (building new ones from the stored payloads). A
+    /// text index changes what `match: text` selects, so the WAL is checkpointed first: every
+    /// logged write is then replayed under the indexes it was applied with. (A replica gets
+    /// its indexes through its Raft log, in order with its writes.)
+    pub fn set_field_indexes(&self, fields: &[(payload::JsonPath, FieldSchema)]) -> Result<()> {
+        let mut wal = self.wal.lock();
+        if wal.as_ref().is_some_and(|w| !w.is_empty()) {
+            self.checkpoint_locked(&mut wal)?;
+        }
         self.state.write().set_field_indexes(fields);
+        Ok(())
     }
 
     /// How many live points have a value at an indexed payload path.
     pub fn indexed_points(&self, path: &payload::JsonPath) -> usize {
         let state = self.state.read();
-        state.field_indexes.iter().map(|i| i.points_at(path)).sum()
+        state
+            .field_indexes
+            .field(path)
+            .map_or(0, |i| i.points() as usize)
     }
 
     pub fn retrieve(&self, ids: &[PointId], projection: &Projection) -> Vec<Record> {
@@ -235,7 +250,7 @@ impl Shard {
                     score: hit.score,
                     payload: rec.payload,
                     vector: rec.vector,
-                    order_value: None,
+                    order_value: rec.order_value,
                 }
             })
             .collect())
@@ -269,15 +284,16 @@ impl Shard {
 
     pub fn count(&self, filter: Option<&Filter>) -> usize {
         let state = self.state.read();
-        match filter {
-            None => state.len(),
-            Some(f) => match state.index_candidates(f) {
-                Some(set) => set
-                    .into_iter()
-                    .filter(|&o| state.matches(o, filter))
-                    .count(),
-                None => state.matching_offsets(filter).count(),
-            },
+        let Some(filter) = filter else {
+            return state.len();
+        };
+        let selection = search::Selection::new(&state, filter);
+        if let Some(count) = selection.exact_count(&state) {
+            return count as usize;
+        }
+        match selection.candidates() {
+            Some(set) => set.iter().filter(|&o| selection.accepts(&state, o)).count(),
+            None => state.matching_offsets(Some(filter)).count(),
         }
     }
 
@@ -285,8 +301,8 @@ impl Shard {
     pub fn plan(&self, query: &ShardQuery) -> Option<Plan> {
         let state = self.state.read();
         let space = state.spaces.get(query.vector_name)?;
-        let cardinality = query.filter.and_then(|f| state.index_cardinality(f));
-        Some(search::plan(&state, space, query, cardinality))
+        let selection = query.filter.map(|f| search::Selection::new(&state, f));
+        Some(search::plan(&state, space, query, selection.as_ref()))
     }
 
     pub fn dir(&self) -> &Path {
@@ -336,5 +352,6 @@ fn record(state: &ShardState, offset: u32, projection: &Projection) -> Record {
         id: slot.id,
         payload,
         vector,
+        order_value: None,
     }
 }

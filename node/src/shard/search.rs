@@ -1,19 +1,24 @@
-//! Search planning inside one shard: exact scoring or HNSW traversal with the filter checked
-//! during the walk, chosen from the collection size and an estimate of the filter's selectivity.
+//! Search inside one shard: the filter's selection (what the payload indexes know of it and
+//! how many points it keeps), the plan chosen from it (see [`super::cost`]), and its
+//! execution.
 
-use std::collections::BTreeSet;
+use roaring::RoaringBitmap;
 
 use crate::error::Result;
-use crate::filter::Filter;
+use crate::filter::{AnyVariants, Condition, Filter, Match, MatchValue};
 use crate::index::{self, ScoredOffset};
-use crate::types::{HnswConfig, SearchParams};
+use crate::payload::JsonPath;
+use crate::types::SearchParams;
 
+use super::cost::{self, Costs};
+use super::field_index::{Answer, FieldSchema, Key};
 use super::space::VectorSpace;
 use super::state::ShardState;
 use super::validate::check_vector;
+use super::value_graph::ValueTarget;
 
 /// How many points are probed to estimate how many a filter matches.
-const SELECTIVITY_SAMPLE: usize = 512;
+const SELECTIVITY_SAMPLE: u64 = 512;
 
 /// A search within one shard, already validated by the caller except for the vector.
 pub struct ShardQuery<'a> {
@@ -31,8 +36,69 @@ pub struct ShardQuery<'a> {
 pub enum Plan {
     /// Score every matching point.
     Exact,
-    /// Walk the graph, checking the filter at each visited point.
+    /// Walk the main graph, checking the filter (if any) at each visited point.
     Graph { ef: usize },
+    /// Walk the graphs of the values an indexed `must` condition selects.
+    ValueGraphs { ef: usize },
+}
+
+/// What is known of the points a filter keeps.
+pub struct Selection<'a> {
+    filter: &'a Filter,
+    answer: Answer,
+    /// Expected number of matching points.
+    pub matches: u64,
+    /// The values of an indexed `must` condition that have value graphs.
+    target: Option<(JsonPath, Vec<Key>)>,
+}
+
+impl<'a> Selection<'a> {
+    pub fn new(state: &ShardState, filter: &'a Filter) -> Selection<'a> {
+        let answer = state.index_answer(filter);
+        let matches = expected_matches(state, filter, &answer);
+        Selection {
+            filter,
+            matches,
+            target: value_target(state, filter),
+            answer,
+        }
+    }
+
+    /// Does the live point at `offset` pass the filter?
+    pub fn accepts(&self, state: &ShardState, offset: u32) -> bool {
+        let bounded = match &self.answer.set {
+            Some(set) => set.contains(offset),
+            None => state.is_live(offset),
+        };
+        bounded && (self.answer.exact || state.matches(offset, Some(self.filter)))
+    }
+
+    /// The offsets the filter may keep, when the indexes bound them.
+    pub fn candidates(&self) -> Option<&RoaringBitmap> {
+        self.answer.set.as_ref()
+    }
+
+    /// The matching live offsets.
+    pub fn matching(&self, state: &ShardState) -> RoaringBitmap {
+        match &self.answer.set {
+            Some(set) => set.iter().filter(|&o| self.accepts(state, o)).collect(),
+            None => state
+                .ids
+                .values()
+                .copied()
+                .filter(|&o| self.accepts(state, o))
+                .collect(),
+        }
+    }
+
+    /// The exact number of matching points, when the indexes know it.
+    pub fn exact_count(&self, state: &ShardState) -> Option<u64> {
+        match (&self.answer.set, self.answer.exact) {
+            (Some(set), true) => Some(set.len()),
+            (None, true) => Some(state.len() as u64),
+            _ => None,
+        }
+    }
 }
 
 /// Runs the search; results are best first and pass the score threshold.
@@ -41,36 +107,55 @@ pub fn search(state: &ShardState, query: &ShardQuery) -> Result<Vec<ScoredOffset
     let space = &state.spaces[query.vector_name];
     let mut vector = query.vector.to_vec();
     index::preprocess(space.params.distance, &mut vector);
-    let accept = |offset: u32| space.has(offset) && state.matches(offset, query.filter);
-    // Candidates are collected only when scoring exactly: for broad filters that would cost
-    // more than the search itself.
+    let selection = query.filter.map(|f| Selection::new(state, f));
+    let accept = |offset: u32| {
+        space.has(offset)
+            && selection
+                .as_ref()
+                .map_or(state.is_live(offset), |s| s.accepts(state, offset))
+    };
     let exact = || {
-        let candidates = query.filter.and_then(|f| state.index_candidates(f));
         exact(
             state,
             space,
             &vector,
             query.top,
-            candidates.as_ref(),
+            selection.as_ref(),
             &accept,
         )
     };
-    let cardinality = query.filter.and_then(|f| state.index_cardinality(f));
 
-    let mut results = match plan(state, space, query, cardinality) {
-        Plan::Exact => exact(),
-        Plan::Graph { ef } => {
-            let found = space
+    let plan = plan(state, space, query, selection.as_ref());
+    let mut results = match (plan, &selection) {
+        (Plan::Exact, _) => exact(),
+        (
+            Plan::ValueGraphs { ef },
+            Some(Selection {
+                target: Some((path, keys)),
+                ..
+            }),
+        ) => {
+            let target = ValueTarget {
+                path,
+                keys,
+                space: query.vector_name,
+            };
+            let found = state
+                .value_graphs
+                .search(&target, &vector, query.top, ef, &accept)
+                .unwrap_or_default();
+            best_of(space, found, query.top)
+        }
+        (Plan::Graph { ef } | Plan::ValueGraphs { ef }, _) => {
+            space
                 .index
-                .search(&space.vectors, &vector, query.top, ef, &accept);
-            // A selective filter can starve the walk: then score the matching points exactly.
-            if found.len() < query.top {
-                exact()
-            } else {
-                found
-            }
+                .search(&space.vectors, &vector, query.top, ef, &accept)
         }
     };
+    // A selective filter can starve a walk: then score the matching points exactly.
+    if plan != Plan::Exact && results.len() < query.top {
+        results = exact();
+    }
     if let Some(threshold) = query.score_threshold {
         let higher_is_better = space.params.distance.higher_is_better();
         results.retain(|r| {
@@ -84,46 +169,66 @@ pub fn search(state: &ShardState, query: &ShardQuery) -> Result<Vec<ScoredOffset
     Ok(results)
 }
 
-/// Chooses exact scoring when the request asks for it, when the shard's vectors are below
-/// `full_scan_threshold` (in KB, as Qdrant counts), or when the filter matches fewer points
-/// than that threshold: bounded from the payload indexes when they constrain it
-/// (`cardinality`), else estimated by sampling.
+/// Exact scoring when the request asks for it or the shard is below `full_scan_threshold`
+/// (in KB of vectors, as Qdrant counts); otherwise the cheapest plan by the cost model.
 pub fn plan(
     state: &ShardState,
     space: &VectorSpace,
     query: &ShardQuery,
-    cardinality: Option<usize>,
+    selection: Option<&Selection>,
 ) -> Plan {
     let exact_requested = query.params.is_some_and(|p| p.exact);
-    let threshold_points = full_scan_points(&space.hnsw, space.params.size);
-    if exact_requested || state.len() <= threshold_points {
+    let threshold = cost::full_scan_points(&space.hnsw, space.params.size);
+    if exact_requested || state.len() <= threshold {
         return Plan::Exact;
-    }
-    if let Some(filter) = query.filter {
-        let matches = cardinality.unwrap_or_else(|| estimate_matches(state, filter));
-        if matches <= threshold_points {
-            return Plan::Exact;
-        }
     }
     let ef = query
         .params
         .and_then(|p| p.hnsw_ef)
-        .unwrap_or(space.hnsw.ef_construct);
-    Plan::Graph {
-        ef: ef.max(query.top),
+        .unwrap_or(space.hnsw.ef_construct)
+        .max(query.top);
+    let Some(selection) = selection else {
+        return Plan::Graph { ef };
+    };
+    let value_points = selection.target.as_ref().and_then(|(path, keys)| {
+        let covered = state.value_graphs.covers(path, keys, query.vector_name);
+        covered.then(|| value_points(state, path, keys))
+    });
+    let costs = Costs {
+        points: state.len() as u64,
+        matches: selection.matches,
+        candidates: selection.candidates().map(RoaringBitmap::len),
+        checked: !selection.answer.exact,
+        ef: ef as u64,
+        value_points,
+    };
+    cost::cheapest(&costs, ef)
+}
+
+/// How many points match: counted by the indexes when they know exactly, else estimated by
+/// checking the filter on evenly spread samples of the candidates (or of all points).
+fn expected_matches(state: &ShardState, filter: &Filter, answer: &Answer) -> u64 {
+    match (&answer.set, answer.exact) {
+        (Some(set), true) => set.len(),
+        (None, true) => state.len() as u64,
+        (Some(set), false) => {
+            let n = set.len();
+            let probes = n.min(SELECTIVITY_SAMPLE);
+            let hits = (0..probes)
+                .filter_map(|i| set.select((i * n / probes.max(1)) as u32))
+                .filter(|&o| state.matches(o, Some(filter)))
+                .count() as u64;
+            (hits * n).div_ceil(probes.max(1))
+        }
+        (None, false) => estimate_matches(state, filter),
     }
 }
 
-/// The number of vectors whose storage fits in `full_scan_threshold` KB.
-fn full_scan_points(hnsw: &HnswConfig, dim: usize) -> usize {
-    hnsw.full_scan_threshold.saturating_mul(1024) / (dim.max(1) * std::mem::size_of::<f32>())
-}
-
 /// Estimates how many live points match by probing evenly spaced offsets.
-fn estimate_matches(state: &ShardState, filter: &Filter) -> usize {
+fn estimate_matches(state: &ShardState, filter: &Filter) -> u64 {
     let slots = state.slots.len();
-    let step = (slots / SELECTIVITY_SAMPLE).max(1);
-    let (mut live, mut matching) = (0usize, 0usize);
+    let step = (slots / SELECTIVITY_SAMPLE as usize).max(1);
+    let (mut live, mut matching) = (0u64, 0u64);
     for offset in (0..slots).step_by(step) {
         if let Some(point) = state.point(offset as u32) {
             live += 1;
@@ -136,21 +241,73 @@ fn estimate_matches(state: &ShardState, filter: &Filter) -> usize {
         return 0;
     }
     // Round up so a filter seen matching once is never estimated at zero.
-    (matching * state.len()).div_ceil(live)
+    (matching * state.len() as u64).div_ceil(live)
 }
 
-/// Scores every accepted point: among the index candidates when known, else all points.
+/// The first `must` condition selecting values of a field with value graphs
+/// (`match: value` or `match: any`).
+fn value_target(state: &ShardState, filter: &Filter) -> Option<(JsonPath, Vec<Key>)> {
+    filter.must.iter().flatten().find_map(|condition| {
+        let Condition::Field(field) = condition else {
+            return None;
+        };
+        let index = state.field_indexes.field(&field.key)?;
+        if !index.schema.wants_value_graphs() {
+            return None;
+        }
+        let integers = matches!(index.schema, FieldSchema::Integer { .. });
+        let keys = match (field.r#match.as_ref()?, integers) {
+            (Match::Value(MatchValue::Keyword(s)), false) => vec![Key::Text(s.clone())],
+            (Match::Value(MatchValue::Integer(i)), true) => vec![Key::Integer(*i)],
+            (Match::Any(AnyVariants::Keywords(list)), false) => {
+                list.iter().cloned().map(Key::Text).collect()
+            }
+            (Match::Any(AnyVariants::Integers(list)), true) => {
+                list.iter().copied().map(Key::Integer).collect()
+            }
+            _ => return None,
+        };
+        Some((field.key.clone(), keys))
+    })
+}
+
+/// Points holding each of the values.
+fn value_points(state: &ShardState, path: &JsonPath, keys: &[Key]) -> Vec<u64> {
+    let index = state.field_indexes.field(path);
+    keys.iter()
+        .map(|k| {
+            index
+                .and_then(|i| i.key_points(k))
+                .map_or(0, RoaringBitmap::len)
+        })
+        .collect()
+}
+
+/// Merges the results of several graphs: distinct points, best first.
+fn best_of(space: &VectorSpace, lists: Vec<Vec<ScoredOffset>>, top: usize) -> Vec<ScoredOffset> {
+    let mut all: Vec<ScoredOffset> = lists.into_iter().flatten().collect();
+    if space.params.distance.higher_is_better() {
+        all.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.offset.cmp(&b.offset)));
+    } else {
+        all.sort_by(|a, b| a.score.total_cmp(&b.score).then(a.offset.cmp(&b.offset)));
+    }
+    all.dedup_by_key(|hit| hit.offset);
+    all.truncate(top);
+    all
+}
+
+/// Scores every accepted point: among the index candidates when bounded, else all points.
 fn exact(
     state: &ShardState,
     space: &VectorSpace,
     vector: &[f32],
     top: usize,
-    candidates: Option<&BTreeSet<u32>>,
+    selection: Option<&Selection>,
     accept: &dyn Fn(u32) -> bool,
 ) -> Vec<ScoredOffset> {
-    match candidates {
+    match selection.and_then(Selection::candidates) {
         Some(set) => {
-            let offsets = set.iter().copied().filter(|&o| accept(o));
+            let offsets = set.iter().filter(|&o| accept(o));
             index::exact_search(&space.vectors, vector, top, offsets)
         }
         None => {

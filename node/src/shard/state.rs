@@ -4,17 +4,18 @@
 //! vector update gives the point a fresh offset and retires the old one, so the HNSW graphs
 //! only ever grow (retired offsets stay in the graph as stepping stones but are never returned).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
-use crate::filter::{Filter, PointView};
+use crate::filter::{Filter, PointView, Tokenizer};
 use crate::payload::{self, JsonPath};
 use crate::types::{
     DeletePayload, DeleteVectors, Payload, PointId, PointOperation, PointStruct, PointVectors,
     PointsSelector, SetPayload, UpsertPoints,
 };
 
-use super::field_index::{self, FieldIndex, IndexKind};
+use super::field_index::{self, Answer, FieldIndexes, FieldSchema};
 use super::space::VectorSpace;
+use super::value_graph::ValueGraphs;
 
 /// A live point's non-vector data.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,7 +35,9 @@ pub struct ShardState {
     pub slots: Vec<Option<Slot>>,
     pub spaces: BTreeMap<String, VectorSpace>,
     /// Indexes of the payload fields the collection declares (derived, never logged).
-    pub field_indexes: Vec<FieldIndex>,
+    pub field_indexes: FieldIndexes,
+    /// Graphs of the points of frequent indexed values (derived, never logged).
+    pub value_graphs: ValueGraphs,
     /// For a replica: its Raft group's applied position, opaque to the shard, saved in
     /// checkpoints together with the state it describes.
     pub replication: Option<serde_json::Value>,
@@ -45,6 +48,7 @@ pub struct PointRef<'a> {
     pub slot: &'a Slot,
     pub offset: u32,
     pub spaces: &'a BTreeMap<String, VectorSpace>,
+    pub indexes: &'a FieldIndexes,
 }
 
 impl PointView for PointRef<'_> {
@@ -59,6 +63,10 @@ impl PointView for PointRef<'_> {
     fn has_vector(&self, name: &str) -> bool {
         self.spaces.get(name).is_some_and(|s| s.has(self.offset))
     }
+
+    fn text_index(&self, key: &JsonPath) -> Option<&Tokenizer> {
+        self.indexes.text_index(key)
+    }
 }
 
 impl ShardState {
@@ -68,36 +76,34 @@ impl ShardState {
             ids: BTreeMap::new(),
             slots: Vec::new(),
             spaces,
-            field_indexes: Vec::new(),
+            field_indexes: FieldIndexes::default(),
+            value_graphs: ValueGraphs::default(),
             replication: None,
         }
     }
 
-    /// Replaces the payload field indexes, building each from the live points.
-    pub fn set_field_indexes(&mut self, fields: &[(JsonPath, IndexKind)]) {
-        self.field_indexes = fields
+    /// Declares the payload field indexes: unchanged ones (and their value graphs) are
+    /// kept, new ones built from the live points.
+    pub fn set_field_indexes(&mut self, fields: &[(JsonPath, FieldSchema)]) {
+        let live = self
+            .slots
             .iter()
-            .map(|(path, kind)| {
-                let mut index = FieldIndex::new(path.clone(), *kind);
-                for (offset, slot) in self.slots.iter().enumerate() {
-                    if let Some(slot) = slot {
-                        index.add(offset as u32, &slot.payload);
-                    }
-                }
-                index
-            })
+            .enumerate()
+            .filter_map(|(offset, slot)| Some((offset as u32, &slot.as_ref()?.payload)));
+        let previous = std::mem::take(&mut self.field_indexes);
+        let unchanged: Vec<JsonPath> = fields
+            .iter()
+            .filter(|(path, schema)| previous.field(path).is_some_and(|f| &f.schema == schema))
+            .map(|(path, _)| path.clone())
             .collect();
+        self.field_indexes = previous.rebuild(fields, live);
+        let graphs = std::mem::take(&mut self.value_graphs);
+        self.value_graphs = graphs.rebuild(&unchanged, &self.field_indexes, &self.spaces);
     }
 
-    /// Live offsets that may match the filter, as bounded by the field indexes; `None` when
-    /// no indexed condition constrains it.
-    pub fn index_candidates(&self, filter: &Filter) -> Option<BTreeSet<u32>> {
-        field_index::filter_candidates(&self.field_indexes, filter)
-    }
-
-    /// An upper bound of the points matching the filter, from the field indexes.
-    pub fn index_cardinality(&self, filter: &Filter) -> Option<usize> {
-        field_index::filter_cardinality(&self.field_indexes, filter)
+    /// What the field indexes know of the points matching the filter.
+    pub fn index_answer(&self, filter: &Filter) -> Answer {
+        field_index::filter_answer(&self.field_indexes, filter, &|id| self.ids.get(id).copied())
     }
 
     pub fn point(&self, offset: u32) -> Option<PointRef<'_>> {
@@ -106,7 +112,12 @@ impl ShardState {
             slot,
             offset,
             spaces: &self.spaces,
+            indexes: &self.field_indexes,
         })
+    }
+
+    pub fn is_live(&self, offset: u32) -> bool {
+        self.slots.get(offset as usize).is_some_and(Option::is_some)
     }
 
     /// Does the live point at `offset` pass the filter (no filter: every live point)?
@@ -141,6 +152,11 @@ impl ShardState {
                 .map(|o| self.slot(o).id)
                 .collect(),
         }
+    }
+
+    /// The id of the live point at `offset`.
+    pub fn slot_id(&self, offset: u32) -> PointId {
+        self.slot(offset).id
     }
 
     fn slot(&self, offset: u32) -> &Slot {
@@ -246,9 +262,7 @@ impl ShardState {
     ) -> u32 {
         self.remove(&id);
         let offset = self.slots.len() as u32;
-        for index in &mut self.field_indexes {
-            index.add(offset, &payload);
-        }
+        self.field_indexes.insert_point(offset, &payload);
         for (name, space) in self.spaces.iter_mut() {
             let placed = space.push(vector(name).as_deref());
             debug_assert_eq!(placed, offset, "vector spaces stay aligned with slots");
@@ -271,14 +285,22 @@ impl ShardState {
         for space in self.spaces.values_mut() {
             space.index_offsets(&live);
         }
+        self.update_value_graphs(&live);
+    }
+
+    fn update_value_graphs(&mut self, offsets: &[u32]) {
+        let slots = &self.slots;
+        let changed = offsets
+            .iter()
+            .filter_map(|&o| Some((o, &slots[o as usize].as_ref()?.payload)));
+        self.value_graphs
+            .update(&self.field_indexes, &self.spaces, changed);
     }
 
     fn remove(&mut self, id: &PointId) {
         if let Some(offset) = self.ids.remove(id) {
             if let Some(slot) = self.slots[offset as usize].take() {
-                for index in &mut self.field_indexes {
-                    index.remove(offset, &slot.payload);
-                }
+                self.field_indexes.remove_point(offset, &slot.payload);
             }
         }
     }
@@ -294,20 +316,19 @@ impl ShardState {
     }
 
     fn edit_payloads(&mut self, seq: u64, selector: &PointsSelector, edit: impl Fn(&mut Payload)) {
+        let mut edited = Vec::new();
         for id in self.select(selector) {
             let offset = self.ids[&id];
             let slot = self.slots[offset as usize]
                 .as_mut()
                 .expect("selected point");
-            for index in &mut self.field_indexes {
-                index.remove(offset, &slot.payload);
-            }
+            self.field_indexes.unindex_payload(offset, &slot.payload);
             edit(&mut slot.payload);
             slot.version = seq;
-            for index in &mut self.field_indexes {
-                index.add(offset, &slot.payload);
-            }
+            self.field_indexes.index_payload(offset, &slot.payload);
+            edited.push(offset);
         }
+        self.update_value_graphs(&edited);
     }
 
     /// Number of live points.

@@ -2,6 +2,7 @@
 
 pub mod collection;
 pub mod consistency;
+pub mod matrix;
 pub mod operations;
 pub mod point;
 pub mod query;
@@ -9,6 +10,7 @@ pub mod requests;
 
 pub use collection::*;
 pub use consistency::*;
+pub use matrix::*;
 pub use operations::*;
 pub use point::*;
 pub use query::*;

@@ -129,6 +129,9 @@ pub struct Record {
     pub id: PointId,
     pub payload: Option<Payload>,
     pub vector: Option<VectorStruct>,
+    /// The payload value a scroll ordered by (`order_by`), absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_value: Option<OrderValue>,
 }
 
 /// A point as returned by search, with its score.

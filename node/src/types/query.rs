@@ -662,7 +662,8 @@ pub struct FacetRequest {
     pub limit: Option<usize>,
     #[serde(default)]
     pub filter: Option<Filter>,
-    /// Counts are always exact here; accepted for compatibility.
+    /// Exact counts (default false: estimated from the indexes when a filter has conditions
+    /// they cannot answer exactly).
     #[serde(default)]
     pub exact: Option<bool>,
 }

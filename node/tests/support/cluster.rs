@@ -55,7 +55,10 @@ pub fn rest_status(node: &NodeProcess, method: &str, path: &str, body: Value) ->
             request.send_json(body)
         };
         match answer {
-            Ok(response) => (response.status(), response.into_json().unwrap_or(Value::Null)),
+            Ok(response) => (
+                response.status(),
+                response.into_json().unwrap_or(Value::Null),
+            ),
             Err(ureq::Error::Status(code, response)) => {
                 (code, response.into_json().unwrap_or(Value::Null))
             }
@@ -67,7 +70,11 @@ pub fn rest_status(node: &NodeProcess, method: &str, path: &str, body: Value) ->
 /// A REST call that must succeed.
 pub fn rest(node: &NodeProcess, method: &str, path: &str, body: Value) -> Value {
     let (code, answer) = rest_status(node, method, path, body);
-    assert!(code < 300, "{method} {path} on {}: {code} {answer}", node.ip());
+    assert!(
+        code < 300,
+        "{method} {path} on {}: {code} {answer}",
+        node.ip()
+    );
     answer
 }
 
@@ -90,7 +97,12 @@ pub fn create_collection(cluster: &Cluster, name: &str, shards: u32, replicas: u
         "replication_factor": replicas,
         "write_consistency_factor": wcf,
     });
-    rest(cluster.node(0), "PUT", &format!("/collections/{name}"), body);
+    rest(
+        cluster.node(0),
+        "PUT",
+        &format!("/collections/{name}"),
+        body,
+    );
     wait_all_active(cluster, name);
 }
 
@@ -98,7 +110,11 @@ pub fn create_collection(cluster: &Cluster, name: &str, shards: u32, replicas: u
 fn replica_states(node: &NodeProcess, collection: &str) -> Vec<(u64, u64, String)> {
     let info = collection_cluster_info(node, collection);
     let me = info["peer_id"].as_u64().unwrap();
-    let local = info["local_shards"].as_array().unwrap().iter().map(|s| (me, s));
+    let local = info["local_shards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (me, s));
     let remote = info["remote_shards"]
         .as_array()
         .unwrap()

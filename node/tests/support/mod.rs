@@ -1,3 +1,5 @@
-//! Helpers shared by integration tests.
+//! Helpers shared by integration tests. Each test file uses only some of them.
+#![allow(dead_code)]
 
 pub mod cluster;
+pub mod node;

@@ -11,6 +11,8 @@ use super::Args;
 
 pub struct Dataset {
     pub points: Vec<Vec<f32>>,
+    /// The cluster each point was drawn from.
+    pub clusters: Vec<usize>,
     pub queries: Vec<Vec<f32>>,
 }
 
@@ -23,17 +25,22 @@ impl Dataset {
         let centres: Vec<Vec<f32>> = (0..args.clusters)
             .map(|_| (0..args.dim).map(|_| unit.sample(&mut rng)).collect())
             .collect();
-        let mut draw = |n: usize| -> Vec<Vec<f32>> {
+        let mut draw = |n: usize| -> (Vec<Vec<f32>>, Vec<usize>) {
             (0..n)
                 .map(|_| {
-                    let c = &centres[rng.gen_range(0..centres.len())];
-                    c.iter().map(|x| x + noise.sample(&mut rng)).collect()
+                    let cluster = rng.gen_range(0..centres.len());
+                    let v = centres[cluster].iter().map(|x| x + noise.sample(&mut rng));
+                    (v.collect(), cluster)
                 })
-                .collect()
+                .unzip()
         };
-        let points = draw(args.points);
-        let queries = draw(args.queries);
-        Dataset { points, queries }
+        let (points, clusters) = draw(args.points);
+        let (queries, _) = draw(args.queries);
+        Dataset {
+            points,
+            clusters,
+            queries,
+        }
     }
 }
 

@@ -12,6 +12,7 @@ use grape::types::{
 };
 
 use super::dataset::{self, id_of, Dataset};
+use super::filtered;
 use super::{print_load, print_row, Args, Loaded, Run, Timed, TOP};
 
 pub fn bench(args: &Args, data: Dataset) -> anyhow::Result<()> {
@@ -29,7 +30,7 @@ pub fn bench(args: &Args, data: Dataset) -> anyhow::Result<()> {
     let collection = engine.collection("bench")?;
 
     let started = Instant::now();
-    load(&collection, data.points, args.batch)?;
+    load(&collection, data.points, &data.clusters, args.batch)?;
     let loaded = Loaded {
         elapsed: started.elapsed(),
         memory_mib: dataset::rss_mib("self"),
@@ -54,51 +55,17 @@ pub fn bench(args: &Args, data: Dataset) -> anyhow::Result<()> {
         print_row(ef, &truth, &single, &concurrent);
     }
     if args.filtered {
-        filtered(&engine, &collection, &data.queries, args.ef_filtered)?;
+        filtered::bench(&engine, &collection, &data.queries, args.ef_filtered)?;
     }
     Ok(())
 }
 
-/// Recall and QPS of filtered search across selectivities, with `bucket` (uniform over
-/// 0..1000) indexed: the filter `bucket < k` keeps k/1000 of the points.
-fn filtered(
-    engine: &Engine,
+fn load(
     collection: &Collection,
-    queries: &[Vec<f32>],
-    ef: usize,
+    points: Vec<Vec<f32>>,
+    clusters: &[usize],
+    batch: usize,
 ) -> anyhow::Result<()> {
-    engine.create_field_index("bench", "bucket", serde_json::json!("integer"))?;
-    println!("\nFiltered search, hnsw_ef={ef}, 1 thread:\n");
-    println!("| selectivity | recall@10 | QPS |\n|---|---|---|");
-    for kept in [1, 10, 100, 500, 1000] {
-        let filter: Filter = serde_json::from_value(
-            serde_json::json!({"must": [{"key": "bucket", "range": {"lt": kept}}]}),
-        )?;
-        let exact = SearchParams {
-            exact: true,
-            ..Default::default()
-        };
-        let approximate = SearchParams {
-            hnsw_ef: Some(ef),
-            ..Default::default()
-        };
-        let truth = queries
-            .iter()
-            .map(|q| search_filtered(collection, q, &exact, Some(&filter)))
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        let started = Instant::now();
-        let found = queries
-            .iter()
-            .map(|q| search_filtered(collection, q, &approximate, Some(&filter)))
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        let qps = queries.len() as f64 / started.elapsed().as_secs_f64();
-        let recall = dataset::recall(&truth, &found);
-        println!("| {:.1}% | {recall:.3} | {qps:.0} |", kept as f64 / 10.0);
-    }
-    Ok(())
-}
-
-fn load(collection: &Collection, points: Vec<Vec<f32>>, batch: usize) -> anyhow::Result<()> {
     let mut points = points.into_iter().enumerate().peekable();
     while points.peek().is_some() {
         let chunk: Vec<PointStruct> = points
@@ -107,9 +74,7 @@ fn load(collection: &Collection, points: Vec<Vec<f32>>, batch: usize) -> anyhow:
             .map(|(i, v)| PointStruct {
                 id: PointId::Num(id_of(i)),
                 vector: VectorStruct::Single(v),
-                payload: serde_json::json!({ "bucket": i % 1000 })
-                    .as_object()
-                    .cloned(),
+                payload: Some(filtered::payload(i, clusters[i])),
             })
             .collect();
         let op = PointOperation::Upsert(UpsertPoints::Points { points: chunk });
@@ -126,7 +91,7 @@ fn search(
     search_filtered(collection, query, params, None)
 }
 
-fn search_filtered(
+pub fn search_filtered(
     collection: &Collection,
     query: &[f32],
     params: &SearchParams,

@@ -12,6 +12,7 @@
 
 mod dataset;
 mod embedded;
+mod filtered;
 mod grpc;
 mod local_node;
 mod rest;

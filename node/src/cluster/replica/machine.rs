@@ -2,6 +2,7 @@
 //! its Raft position saved inside the shard's checkpoints. A snapshot is the packed live
 //! checkpoint ([`packing`]); it is streamed to a peer in chunks by openraft.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -15,18 +16,22 @@ use serde::{Deserialize, Serialize};
 
 use crate::cluster::codec::Json;
 use crate::cluster::raft_types::{PeerId, PeerNode, ShardCommand, ShardConfig};
+use crate::collection::{indexed_fields, FieldIndex};
 use crate::shard::{packing, Shard};
 use crate::types::PointOperation;
 
-/// The Raft position a replica's state reflects; saved with the shard's state.
+/// The Raft position a replica's state reflects, and the payload indexes it was built
+/// under; saved with the shard's state.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-struct Position {
+pub struct Position {
     last_applied: Option<LogId<PeerId>>,
     membership: StoredMembership<PeerId, PeerNode>,
+    #[serde(default)]
+    pub indexes: BTreeMap<String, FieldIndex>,
 }
 
 impl Position {
-    fn of(shard: &Shard) -> Position {
+    pub fn of(shard: &Shard) -> Position {
         shard
             .replication()
             .and_then(|v| serde_json::from_value(v).ok())
@@ -110,7 +115,12 @@ impl RaftStateMachine<ShardConfig> for ShardMachine {
             for entry in entries {
                 position.last_applied = Some(entry.log_id);
                 let ops = match entry.payload {
-                    EntryPayload::Normal(Json(ShardCommand { ops })) => ops,
+                    EntryPayload::Normal(Json(ShardCommand::Write(ops))) => ops,
+                    EntryPayload::Normal(Json(ShardCommand::SetIndexes(indexes))) => {
+                        declare_indexes(&shard, &indexes);
+                        position.indexes = indexes;
+                        Vec::new()
+                    }
                     EntryPayload::Membership(m) => {
                         position.membership = StoredMembership::new(Some(entry.log_id), m);
                         Vec::new()
@@ -164,10 +174,14 @@ impl RaftStateMachine<ShardConfig> for ShardMachine {
         tokio::fs::rename(&received, &path).await.map_err(failed)?;
         let shard = self.shard.clone();
         let archive = path.clone();
-        tokio::task::spawn_blocking(move || packing::install(&shard, &archive))
-            .await
-            .map_err(|e| failed(io_error(e)))?
-            .map_err(|e| failed(io_error(e)))?;
+        tokio::task::spawn_blocking(move || {
+            packing::install(&shard, &archive)?;
+            declare_indexes(&shard, &Position::of(&shard).indexes);
+            Ok::<_, crate::GrapeError>(())
+        })
+        .await
+        .map_err(|e| failed(io_error(e)))?
+        .map_err(|e| failed(io_error(e)))?;
         save_meta(&self.snapshots, meta).map_err(failed)?;
         self.since_snapshot.entries.store(0, Ordering::Relaxed);
         self.since_snapshot.points.store(0, Ordering::Relaxed);
@@ -187,6 +201,14 @@ impl RaftStateMachine<ShardConfig> for ShardMachine {
             meta,
             snapshot: Box::new(file),
         }))
+    }
+}
+
+/// Builds the payload indexes `indexes` (a `payload_schema`) on the replica's shard.
+pub fn declare_indexes(shard: &Shard, indexes: &BTreeMap<String, FieldIndex>) {
+    if let Err(e) = shard.set_field_indexes(&indexed_fields(indexes)) {
+        // A replica has no WAL to checkpoint first, so this cannot fail today.
+        tracing::error!(error = %e, "replica could not build its payload indexes");
     }
 }
 

@@ -4,6 +4,7 @@
 mod machine;
 pub mod set;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -12,8 +13,8 @@ use std::time::Duration;
 use openraft::error::{ClientWriteError, RaftError};
 use openraft::{Config, SnapshotPolicy};
 
-use machine::ShardMachine;
 pub use machine::SinceSnapshot;
+use machine::{Position, ShardMachine};
 pub use set::ReplicaSet;
 
 use super::codec::Json;
@@ -21,6 +22,7 @@ use super::context::NodeContext;
 use super::log_store::LogStore;
 use super::network::GroupNetwork;
 use super::raft_types::{GroupId, PeerId, ShardCommand, ShardConfig, ShardRaft};
+use crate::collection::FieldIndex;
 use crate::error::{GrapeError, Result};
 use crate::shard::{Shard, SpaceConfigs};
 use crate::types::PointOperation;
@@ -78,6 +80,7 @@ impl LocalReplica {
         let shard = tokio::task::spawn_blocking(move || Shard::open_replica(&shard_dir, &spaces))
             .await
             .map_err(|e| GrapeError::Internal(format!("open replica: {e}")))??;
+        machine::declare_indexes(&shard, &Position::of(&shard).indexes);
         let shard = Arc::new(shard);
         let snapshots = dir.join("raft-snapshots");
         std::fs::create_dir_all(&snapshots).map_err(GrapeError::io("create snapshot dir"))?;
@@ -123,7 +126,30 @@ impl LocalReplica {
             .await
             .map_err(|e| LocalWriteError::Failed(GrapeError::Internal(e.to_string())))?
             .map_err(LocalWriteError::Failed)?;
-        let write = self.raft.client_write(Json(ShardCommand { ops }));
+        self.commit(ShardCommand::Write(ops), quorum).await
+    }
+
+    /// Commits the collection's payload indexes in the group's log, unless the replica
+    /// already applies exactly those.
+    pub async fn declare_indexes(
+        &self,
+        indexes: BTreeMap<String, FieldIndex>,
+    ) -> Result<(), LocalWriteError> {
+        if Position::of(&self.shard).indexes == indexes {
+            return Ok(());
+        }
+        self.commit(ShardCommand::SetIndexes(indexes), 1)
+            .await
+            .map(|_| ())
+    }
+
+    /// The indexes the replica applies now.
+    pub fn applied_indexes(&self) -> BTreeMap<String, FieldIndex> {
+        Position::of(&self.shard).indexes
+    }
+
+    async fn commit(&self, command: ShardCommand, quorum: usize) -> Result<u64, LocalWriteError> {
+        let write = self.raft.client_write(Json(command));
         // A leader cut off from its majority never commits: fail, and let the caller look
         // for the new leader (the outcome is unknown: the entry may still commit).
         let written = tokio::time::timeout(COMMIT_TIMEOUT, write)

@@ -20,7 +20,8 @@ use crate::error::{GrapeError, Result};
 use crate::filter::Filter;
 use crate::payload::JsonPath;
 use crate::shard::{
-    IndexKind, Projection, ReadConsistency, Shard, ShardAccess, ShardScroll, ShardSearch,
+    FieldSchema, Key, Projection, ReadConsistency, Shard, ShardAccess, ShardOrder, ShardScroll,
+    ShardSearch,
 };
 use crate::types::{ConsistencyLevel, PointId, PointOperation, Record, ScoredPoint};
 
@@ -47,6 +48,12 @@ pub enum ShardReadRequest {
     IndexedPoints {
         path: String,
     },
+    OrderBy(ShardOrder),
+    Facet {
+        key: JsonPath,
+        filter: Option<Filter>,
+        exact: bool,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -55,6 +62,8 @@ pub enum ShardReadResponse {
     Records(Vec<Record>),
     Page(Vec<Record>, Option<PointId>),
     Count(usize),
+    Ordered(Vec<(f64, Record)>),
+    Facets(Vec<(Key, u64)>),
 }
 
 /// A read sent to a peer, and whether that peer must answer linearizably (as leader).
@@ -90,6 +99,12 @@ pub fn serve_read(shard: &Shard, request: &ShardReadRequest) -> Result<ShardRead
             let path = JsonPath::parse(path)
                 .map_err(|e| GrapeError::bad_input(format!("invalid path `{path}`: {e}")))?;
             ShardReadResponse::Count(shard.indexed_points(&path))
+        }
+        ShardReadRequest::OrderBy(order) => {
+            ShardReadResponse::Ordered(shard.order_by(&order.as_query(), &order.projection))
+        }
+        ShardReadRequest::Facet { key, filter, exact } => {
+            ShardReadResponse::Facets(shard.facet_counts(key, filter.as_ref(), *exact))
         }
     })
 }
@@ -407,6 +422,31 @@ impl ShardAccess for ReplicaSet {
         self.count_of(ShardReadRequest::Count { filter }, read)
     }
 
+    fn order_by(&self, order: &ShardOrder, read: ReadConsistency) -> Result<Vec<(f64, Record)>> {
+        match self.read(ShardReadRequest::OrderBy(order.clone()), read)? {
+            ShardReadResponse::Ordered(found) => Ok(found),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    fn facet_counts(
+        &self,
+        key: &JsonPath,
+        filter: Option<&Filter>,
+        exact: bool,
+        read: ReadConsistency,
+    ) -> Result<Vec<(Key, u64)>> {
+        let request = ShardReadRequest::Facet {
+            key: key.clone(),
+            filter: filter.cloned(),
+            exact,
+        };
+        match self.read(request, read)? {
+            ShardReadResponse::Facets(counts) => Ok(counts),
+            other => Err(unexpected(&other)),
+        }
+    }
+
     fn points_count(&self) -> Result<usize> {
         self.count(None, ReadConsistency::default())
     }
@@ -423,10 +463,25 @@ impl ShardAccess for ReplicaSet {
         )
     }
 
-    fn set_field_indexes(&self, fields: &[(JsonPath, IndexKind)]) {
-        if let Some(local) = &self.local {
-            local.shard.set_field_indexes(fields);
+    /// Indexes travel through the shard's log: the node holding the leader commits the
+    /// collection's new `payload_schema` there (the leaders' watch does it too, in case this
+    /// one fails or leadership moves).
+    fn set_field_indexes(&self, _fields: &[(JsonPath, FieldSchema)]) -> Result<()> {
+        let Some(local) = self.local.clone() else {
+            return Ok(());
+        };
+        if local.leader() != Some(self.ctx.peer_id) {
+            return Ok(());
         }
+        let Some(schema) = self.ctx.payload_schema(self.group) else {
+            return Ok(());
+        };
+        tokio::spawn(async move {
+            if let Err(LocalWriteError::Failed(e)) = local.declare_indexes(schema).await {
+                tracing::warn!(group = local.group, error = %e, "could not declare indexes");
+            }
+        });
+        Ok(())
     }
 
     fn checkpoint(&self) -> Result<()> {

@@ -1,7 +1,7 @@
 //! `qdrant.Points`: writes (upsert, delete, payload and vector edits, batches, field indexes)
-//! and reads (get, scroll, count, search, the Query API, recommend, groups, facet). The Query
-//! API family runs in [`crate::query`], shared with REST. Not implemented: discovery, the
-//! distance matrix, and adding or dropping named vectors on a live collection.
+//! and reads (get, scroll, count, search, the Query API, recommend, groups, facet, distance
+//! matrix). The Query API family runs in [`crate::query`], shared with REST. Not
+//! implemented: discovery, and adding or dropping named vectors on a live collection.
 
 use std::sync::Arc;
 
@@ -10,6 +10,7 @@ use ::qdrant_client::qdrant::*;
 use tonic::{Request, Response, Status};
 
 use super::convert::index::field_schema_json;
+use super::convert::matrix::{matrix_from_grpc, offsets_to_grpc, pairs_to_grpc};
 use super::convert::operations::{
     batch_operation_from_grpc, delete_payload_from_grpc, delete_vectors_from_grpc,
     refuse_shard_keys, selector_from_grpc, set_payload_from_grpc, update_vectors_from_grpc,
@@ -28,8 +29,8 @@ use super::convert::requests::{
 use super::error::unimplemented;
 use super::{handle, impl_timed};
 use crate::engine::Engine;
-use crate::query;
 use crate::types::{self, PointOperation};
+use crate::{facet, matrix, order_by, query};
 
 impl_timed!(
     PointsOperationResponse,
@@ -47,6 +48,8 @@ impl_timed!(
     QueryBatchResponse,
     QueryGroupsResponse,
     FacetResponse,
+    SearchMatrixPairsResponse,
+    SearchMatrixOffsetsResponse,
 );
 
 pub struct PointsService {
@@ -376,7 +379,9 @@ impl Points for PointsService {
             let read = read_from_grpc(req.read_consistency.as_ref())?;
             let name = req.collection_name.clone();
             let page = match scroll_from_grpc(req)? {
-                (scroll, Some(order)) => query::scroll_ordered(engine, &name, scroll, order, read)?,
+                (scroll, Some(order)) => {
+                    order_by::scroll_ordered(engine, &name, scroll, order, read)?
+                }
                 (scroll, None) => engine.collection(&name)?.scroll(&scroll, read)?,
             };
             Ok(ScrollResponse {
@@ -578,7 +583,7 @@ impl Points for PointsService {
         handle("Points/Facet", &self.engine, request, |engine, req| {
             let read = read_from_grpc(req.read_consistency.as_ref())?;
             let collection = req.collection_name.clone();
-            let response = query::facet(engine, &collection, facet_from_grpc(req)?, read)?;
+            let response = facet::facet(engine, &collection, facet_from_grpc(req)?, read)?;
             Ok(FacetResponse {
                 hits: facet_hits_to_grpc(response),
                 ..Default::default()
@@ -589,15 +594,43 @@ impl Points for PointsService {
 
     async fn search_matrix_pairs(
         &self,
-        _request: Request<SearchMatrixPoints>,
+        request: Request<SearchMatrixPoints>,
     ) -> Result<Response<SearchMatrixPairsResponse>, Status> {
-        Err(unimplemented("SearchMatrixPairs (distance matrix)"))
+        handle(
+            "Points/SearchMatrixPairs",
+            &self.engine,
+            request,
+            |engine, req| {
+                let read = read_from_grpc(req.read_consistency.as_ref())?;
+                let collection = req.collection_name.clone();
+                let pairs = matrix::pairs(engine, &collection, matrix_from_grpc(req)?, read)?;
+                Ok(SearchMatrixPairsResponse {
+                    result: Some(pairs_to_grpc(pairs)),
+                    ..Default::default()
+                })
+            },
+        )
+        .await
     }
 
     async fn search_matrix_offsets(
         &self,
-        _request: Request<SearchMatrixPoints>,
+        request: Request<SearchMatrixPoints>,
     ) -> Result<Response<SearchMatrixOffsetsResponse>, Status> {
-        Err(unimplemented("SearchMatrixOffsets (distance matrix)"))
+        handle(
+            "Points/SearchMatrixOffsets",
+            &self.engine,
+            request,
+            |engine, req| {
+                let read = read_from_grpc(req.read_consistency.as_ref())?;
+                let collection = req.collection_name.clone();
+                let offsets = matrix::offsets(engine, &collection, matrix_from_grpc(req)?, read)?;
+                Ok(SearchMatrixOffsetsResponse {
+                    result: Some(offsets_to_grpc(offsets)),
+                    ..Default::default()
+                })
+            },
+        )
+        .await
     }
 }

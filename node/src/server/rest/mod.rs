@@ -170,6 +170,14 @@ pub fn router(state: RestState) -> Router {
             post(search::recommend_groups),
         )
         .route(&format!("{collection}/facet"), post(search::facet))
+        .route(
+            &format!("{points}/search/matrix/pairs"),
+            post(search::matrix_pairs),
+        )
+        .route(
+            &format!("{points}/search/matrix/offsets"),
+            post(search::matrix_offsets),
+        )
         // Snapshots
         .route(
             &format!("{collection}/snapshots"),
@@ -287,6 +295,8 @@ fn is_read(method: &Method, path: &str) -> bool {
         "/points/recommend/batch",
         "/points/recommend/groups",
         "/facet",
+        "/points/search/matrix/pairs",
+        "/points/search/matrix/offsets",
     ];
     path.starts_with("/collections/") && READ_SUFFIXES.iter().any(|s| path.ends_with(s))
 }

@@ -194,9 +194,13 @@ pub async fn scroll(
     let read = params.consistency()?;
     let engine = state.engine().clone();
     let result = blocking(move || match body.order_by {
-        Some(order_by) => {
-            crate::query::scroll_ordered(&engine, &name, body.request, order_by.to_order_by(), read)
-        }
+        Some(order_by) => crate::order_by::scroll_ordered(
+            &engine,
+            &name,
+            body.request,
+            order_by.to_order_by(),
+            read,
+        ),
         None => engine.collection(&name)?.scroll(&body.request, read),
     })
     .await?;

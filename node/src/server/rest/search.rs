@@ -1,13 +1,14 @@
-//! Search, the Query API, recommendations, groups and facets; the work is done by
-//! [`crate::query`] and the collection's search.
+//! Search, the Query API, recommendations, groups, facets and the distance matrix; the work
+//! is done by [`crate::query`], [`crate::facet`], [`crate::matrix`] and the collection's
+//! search.
 
 use axum::extract::State;
 
 use super::collections::ReadParams;
 use super::envelope::{ApiResult, Json, Path, Query, Reply};
 use super::{blocking, RestState};
-use crate::query;
 use crate::types::*;
+use crate::{facet, matrix, query};
 
 pub async fn search(
     State(state): State<RestState>,
@@ -131,6 +132,30 @@ pub async fn facet(
 ) -> ApiResult<FacetResponse> {
     let read = params.consistency()?;
     let engine = state.engine().clone();
-    let facets = blocking(move || query::facet(&engine, &name, body, read)).await?;
+    let facets = blocking(move || facet::facet(&engine, &name, body, read)).await?;
     Ok(Reply(facets))
+}
+
+pub async fn matrix_pairs(
+    State(state): State<RestState>,
+    Path(name): Path<String>,
+    Query(params): Query<ReadParams>,
+    Json(body): Json<SearchMatrixRequest>,
+) -> ApiResult<SearchMatrixPairsResponse> {
+    let read = params.consistency()?;
+    let engine = state.engine().clone();
+    let pairs = blocking(move || matrix::pairs(&engine, &name, body, read)).await?;
+    Ok(Reply(pairs))
+}
+
+pub async fn matrix_offsets(
+    State(state): State<RestState>,
+    Path(name): Path<String>,
+    Query(params): Query<ReadParams>,
+    Json(body): Json<SearchMatrixRequest>,
+) -> ApiResult<SearchMatrixOffsetsResponse> {
+    let read = params.consistency()?;
+    let engine = state.engine().clone();
+    let offsets = blocking(move || matrix::offsets(&engine, &name, body, read)).await?;
+    Ok(Reply(offsets))
 }

@@ -20,7 +20,7 @@ use qdrant_client::qdrant::{
     CreateCollectionBuilder, Distance, PointStruct, QueryPointsBuilder, UpsertPointsBuilder,
     VectorParamsBuilder,
 };
-use qdrant_client::Qdrant;
+use qdrant_client::{Payload, Qdrant};
 use rand::{Rng, SeedableRng};
 
 const DIM: usize = 128;
@@ -97,13 +97,17 @@ async fn write_load(urls: &[String], name: &str, writers: usize, seconds: u64) -
     let stop = Arc::new(AtomicBool::new(false));
     let tasks: Vec<_> = (0..writers)
         .map(|w| {
-            let (client, name, stop) = (client(&urls[w % urls.len()]), name.to_string(), stop.clone());
+            let (client, name, stop) = (
+                client(&urls[w % urls.len()]),
+                name.to_string(),
+                stop.clone(),
+            );
             tokio::spawn(async move {
                 let mut rng = rand::rngs::StdRng::seed_from_u64(w as u64);
                 let mut latencies = Vec::new();
                 let mut id = w as u64;
                 while !stop.load(Ordering::Relaxed) {
-                    let point = PointStruct::new(id, random_vector(&mut rng), serde_json::Map::new());
+                    let point = PointStruct::new(id, random_vector(&mut rng), Payload::new());
                     let started = Instant::now();
                     let request = UpsertPointsBuilder::new(&name, vec![point]).wait(true);
                     if client.upsert_points(request).await.is_ok() {
@@ -131,7 +135,9 @@ async fn bench_writes(args: &Args) {
     println!("|---|---|---|---|");
     for replicas in [1, 3] {
         let cluster = Cluster::start(&args.node, 3).expect("cluster");
-        cluster.wait_formed(Duration::from_secs(60)).expect("formed");
+        cluster
+            .wait_formed(Duration::from_secs(60))
+            .expect("formed");
         let urls = cluster.grpc_urls();
         create(&urls[0], "w", 3, replicas).await;
         wait_ready(&cluster);
@@ -149,7 +155,10 @@ fn wait_ready(cluster: &Cluster) {
     for node in cluster.nodes() {
         let url = format!("{}/readyz", node.rest_url());
         wait_until("ready", Duration::from_secs(60), || {
-            ureq::get(&url).call().map(|_| ()).map_err(|e| e.to_string())
+            ureq::get(&url)
+                .call()
+                .map(|_| ())
+                .map_err(|e| e.to_string())
         })
         .expect("ready");
     }
@@ -164,7 +173,9 @@ async fn shard_leader(cluster: &Cluster, name: &str) -> usize {
 
 async fn bench_failover(args: &Args) {
     let mut cluster = Cluster::start(&args.node, 3).expect("cluster");
-    cluster.wait_formed(Duration::from_secs(60)).expect("formed");
+    cluster
+        .wait_formed(Duration::from_secs(60))
+        .expect("formed");
     let urls = cluster.grpc_urls();
     create(&urls[0], "f", 1, 3).await;
     wait_ready(&cluster);
@@ -176,7 +187,7 @@ async fn bench_failover(args: &Args) {
         let killed = Instant::now();
         tokio::task::block_in_place(|| cluster.node_mut(victim).kill9().expect("kill"));
         loop {
-            let point = PointStruct::new(round as u64, random_vector(&mut rng), serde_json::Map::new());
+            let point = PointStruct::new(round as u64, random_vector(&mut rng), Payload::new());
             let request = UpsertPointsBuilder::new("f", vec![point]).wait(true);
             if writer.upsert_points(request).await.is_ok() {
                 break;
@@ -187,7 +198,10 @@ async fn bench_failover(args: &Args) {
         wait_ready(&cluster);
     }
     gaps.sort();
-    println!("\n## Failover (kill -9 of the shard leader → next acknowledged write, {} rounds)\n", gaps.len());
+    println!(
+        "\n## Failover (kill -9 of the shard leader → next acknowledged write, {} rounds)\n",
+        gaps.len()
+    );
     println!("| median | min | max |");
     println!("|---|---|---|");
     println!(
@@ -203,7 +217,7 @@ async fn load_points(url: &str, name: &str, n: usize) {
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     for start in (0..n).step_by(500) {
         let points: Vec<PointStruct> = (start..(start + 500).min(n))
-            .map(|i| PointStruct::new(i as u64, random_vector(&mut rng), serde_json::Map::new()))
+            .map(|i| PointStruct::new(i as u64, random_vector(&mut rng), Payload::new()))
             .collect();
         client
             .upsert_points(UpsertPointsBuilder::new(name, points).wait(true))
@@ -216,12 +230,18 @@ async fn search_qps(urls: &[String], name: &str, seconds: u64) -> f64 {
     let stop = Arc::new(AtomicBool::new(false));
     let tasks: Vec<_> = (0..8)
         .map(|t| {
-            let (client, name, stop) = (client(&urls[t % urls.len()]), name.to_string(), stop.clone());
+            let (client, name, stop) = (
+                client(&urls[t % urls.len()]),
+                name.to_string(),
+                stop.clone(),
+            );
             tokio::spawn(async move {
                 let mut rng = rand::rngs::StdRng::seed_from_u64(100 + t as u64);
                 let mut done = 0usize;
                 while !stop.load(Ordering::Relaxed) {
-                    let request = QueryPointsBuilder::new(&name).query(random_vector(&mut rng)).limit(10);
+                    let request = QueryPointsBuilder::new(&name)
+                        .query(random_vector(&mut rng))
+                        .limit(10);
                     if client.query(request).await.is_ok() {
                         done += 1;
                     }
@@ -240,7 +260,10 @@ async fn search_qps(urls: &[String], name: &str, seconds: u64) -> f64 {
 }
 
 async fn bench_search(args: &Args) {
-    println!("\n## Search QPS ({} × {DIM}-d points, top-10, 8 clients)\n", args.points);
+    println!(
+        "\n## Search QPS ({} × {DIM}-d points, top-10, 8 clients)\n",
+        args.points
+    );
     println!("| setup | QPS |");
     println!("|---|---|");
     {
@@ -252,7 +275,9 @@ async fn bench_search(args: &Args) {
         println!("| one node, 1 shard | {qps:.0} |");
     }
     let cluster = Cluster::start(&args.node, 3).expect("cluster");
-    cluster.wait_formed(Duration::from_secs(60)).expect("formed");
+    cluster
+        .wait_formed(Duration::from_secs(60))
+        .expect("formed");
     let urls = cluster.grpc_urls();
     create(&urls[0], "s", 3, 3).await;
     wait_ready(&cluster);

@@ -8,6 +8,7 @@
 pub mod collection;
 pub mod filter;
 pub mod index;
+pub mod matrix;
 pub mod operations;
 pub mod point;
 pub mod query;

@@ -155,7 +155,7 @@ pub fn retrieved_point_to_grpc(record: Record) -> grpc::RetrievedPoint {
         payload: record.payload.map(payload_to_grpc).unwrap_or_default(),
         vectors: record.vector.map(vectors_to_grpc),
         shard_key: None,
-        order_value: None,
+        order_value: record.order_value.map(order_value_to_grpc),
     }
 }
 

@@ -116,7 +116,7 @@ pub fn get_from_grpc(request: grpc::GetPoints) -> Result<(Vec<PointId>, Projecti
     Ok((point_ids_from_grpc(request.ids)?, projection))
 }
 
-fn to_usize(value: u64, what: &str) -> Result<usize, ConvertError> {
+pub(super) fn to_usize(value: u64, what: &str) -> Result<usize, ConvertError> {
     usize::try_from(value)
         .map_err(|_| ConvertError::invalid(format!("{what} {value} is too large")))
 }

@@ -1,0 +1,11 @@
+"""Payload indexes over gRPC (`prefer_grpc=True`): every test of test_rest_indexes.py runs
+again here."""
+
+import pytest
+
+from test_rest_indexes import *  # noqa: F401,F403 - collected again, over gRPC
+
+
+@pytest.fixture(params=[pytest.param(True, id="grpc")])
+def prefer_grpc(request) -> bool:
+    return request.param
