@@ -14,24 +14,33 @@ pub fn place_shards(
     shard_number: u32,
     replication_factor: u32,
 ) -> Vec<Vec<PeerId>> {
+    if peers.is_empty() {
+        return vec![Vec::new(); shard_number as usize];
+    }
     let replicas = (replication_factor.max(1) as usize).min(peers.len());
-    let mut load: Vec<(PeerId, usize)> = peers
+    let n = peers.len().max(1);
+    let mut load: Vec<usize> = peers
         .iter()
-        .map(|p| (*p, load.get(p).copied().unwrap_or(0)))
+        .map(|p| load.get(p).copied().unwrap_or(0))
         .collect();
+    let mut firsts = vec![0usize; peers.len()];
     (0..shard_number as usize)
         .map(|shard| {
-            // Least loaded first; among equals, rotate with the shard number so the first
-            // replica of consecutive shards lands on different peers.
-            let n = load.len();
-            let mut order: Vec<usize> = (0..n).collect();
-            order.sort_by_key(|&i| (load[i].1, (i + n - shard % n.max(1)) % n.max(1)));
-            order
-                .into_iter()
-                .take(replicas)
+            // Among equals, rotate with the shard number so consecutive shards start on
+            // different peers.
+            let rotation = |i: usize| (i + n - shard % n) % n;
+            let mut order: Vec<usize> = (0..peers.len()).collect();
+            // The first replica (the seed that usually becomes leader) goes where the
+            // fewest shards start; the others where the fewest replicas are.
+            order.sort_by_key(|&i| (firsts[i], load[i], rotation(i)));
+            let first = order.remove(0);
+            order.sort_by_key(|&i| (load[i], rotation(i)));
+            firsts[first] += 1;
+            std::iter::once(first)
+                .chain(order.into_iter().take(replicas - 1))
                 .map(|i| {
-                    load[i].1 += 1;
-                    load[i].0
+                    load[i] += 1;
+                    peers[i]
                 })
                 .collect()
         })
