@@ -11,17 +11,11 @@ use std::time::{Duration, Instant};
 use grape_testkit::{Network, Outcome, Workload, WorkloadConfig};
 use serde_json::json;
 use support::cluster::*;
-
-/// Scenarios run one at a time: three nodes each are enough for two shared cores.
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
-}
+use support::serial;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_serve_one_replicated_collection_through_any_node() {
-    let _serial = serial();
+    let _serial = serial().await;
     let cluster = start_cluster(3);
     create_collection(&cluster, "c", 3, 3, 1);
     let info = collection_cluster_info(cluster.node(1), "c");
@@ -66,7 +60,7 @@ async fn three_nodes_serve_one_replicated_collection_through_any_node() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_a_shard_leader_loses_no_acknowledged_write() {
-    let _serial = serial();
+    let _serial = serial().await;
     let mut cluster = start_cluster(3);
     create_collection(&cluster, "c", 3, 3, 1);
     let workload = start_workload(&cluster, "c");
@@ -88,7 +82,7 @@ async fn killing_a_shard_leader_loses_no_acknowledged_write() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_a_follower_loses_nothing_and_it_catches_up() {
-    let _serial = serial();
+    let _serial = serial().await;
     let mut cluster = start_cluster(3);
     create_collection(&cluster, "c", 2, 3, 1);
     let workload = start_workload(&cluster, "c");
@@ -110,7 +104,7 @@ async fn killing_a_follower_loses_nothing_and_it_catches_up() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paused_leader_is_replaced_and_rejoins_when_resumed() {
-    let _serial = serial();
+    let _serial = serial().await;
     let cluster = start_cluster(3);
     create_collection(&cluster, "c", 3, 3, 1);
     let workload = start_workload(&cluster, "c");
@@ -129,7 +123,7 @@ async fn a_paused_leader_is_replaced_and_rejoins_when_resumed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leader_partitioned_into_the_minority_acknowledges_nothing() {
-    let _serial = serial();
+    let _serial = serial().await;
     let cluster = start_cluster(3);
     create_collection(&cluster, "c", 1, 3, 1);
     let leader = node_leading_most_shards(&cluster, "c");
@@ -179,7 +173,7 @@ async fn a_leader_partitioned_into_the_minority_acknowledges_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rolling_restart_of_every_node_loses_nothing() {
-    let _serial = serial();
+    let _serial = serial().await;
     let mut cluster = start_cluster(3);
     create_collection(&cluster, "c", 3, 3, 1);
     let workload = start_workload(&cluster, "c");
@@ -198,7 +192,7 @@ async fn a_rolling_restart_of_every_node_loses_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_cluster_restart_keeps_everything() {
-    let _serial = serial();
+    let _serial = serial().await;
     let mut cluster = start_cluster(3);
     create_collection(&cluster, "c", 3, 3, 1);
     let workload = start_workload(&cluster, "c");

@@ -1,7 +1,9 @@
 //! The cluster admin service (`grape.cluster.v1.ClusterService`) on the internal port.
 //! Requests that need the metadata leader are forwarded to it.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use grape_proto::cluster::cluster_service_client::ClusterServiceClient;
 use grape_proto::cluster::cluster_service_server::ClusterService;
@@ -10,8 +12,10 @@ use tonic::{Request, Response, Status};
 
 use super::codec::error_to_status;
 use super::context::peer_request;
-use super::meta::ReplicaState as MetaReplicaState;
-use super::Cluster;
+use super::meta::{ClusterState, MetaCommand, ReplicaState as MetaReplicaState};
+use super::operations::{ClusterOperation, ShardTransferRequest};
+use super::raft_types::{GroupId, PeerId};
+use super::{planner, rebalance, transfer, Cluster};
 
 pub struct AdminService {
     cluster: Arc<Cluster>,
@@ -75,7 +79,10 @@ impl AdminService {
                                 state: replica_state(state) as i32,
                             })
                             .collect(),
-                        points_count: 0,
+                        points_count: cluster
+                            .groups
+                            .replica(placement.group_id)
+                            .map_or(0, |r| r.shard.points_count() as u64),
                     })
                     .collect(),
             })
@@ -96,7 +103,7 @@ impl AdminService {
                 Peer {
                     peer_id,
                     uri: info.uri.clone(),
-                    draining: false,
+                    draining: view.state.draining.contains(&peer_id),
                     replicas,
                     leader_shards: leading,
                 }
@@ -108,9 +115,146 @@ impl AdminService {
             term: metrics.current_term,
             commit_index: view.applied,
             peers,
+            transfers: self.transfers(&view.state),
             collections,
-            transfers: Vec::new(),
         }
+    }
+
+    /// The transfers in flight, with progress where this node leads the shard.
+    fn transfers(&self, state: &ClusterState) -> Vec<Transfer> {
+        state
+            .collections
+            .iter()
+            .flat_map(|(name, entry)| {
+                entry
+                    .shards
+                    .iter()
+                    .enumerate()
+                    .filter_map(move |(id, placement)| {
+                        let t = state.transfers.get(&placement.group_id)?;
+                        Some(Transfer {
+                            collection: name.clone(),
+                            shard_id: id as u32,
+                            from_peer_id: t.from,
+                            to_peer_id: t.to,
+                            copy: t.copy,
+                            progress: Some(self.progress(placement.group_id, t.to)),
+                        })
+                    })
+            })
+            .collect()
+    }
+
+    fn progress(&self, group: GroupId, to: PeerId) -> TransferProgress {
+        let known = self
+            .cluster
+            .groups
+            .replica(group)
+            .and_then(|r| transfer::progress(&self.cluster.ctx, &r, to));
+        let p = known.unwrap_or_default();
+        TransferProgress {
+            stage: TransferStage::CatchingUp as i32,
+            points_done: p.points_done,
+            points_total: p.points_total,
+            bytes_done: p.bytes_done,
+            bytes_total: p.bytes_total,
+            error: String::new(),
+        }
+    }
+
+    fn hints(peers: &[PeerHint]) -> BTreeMap<PeerId, rebalance::PeerHint> {
+        peers
+            .iter()
+            .map(|p| {
+                let hint = rebalance::PeerHint {
+                    zone: (!p.zone.is_empty()).then(|| p.zone.clone()),
+                    weight: p.capacity_weight,
+                    draining: p.draining,
+                };
+                (p.peer_id, hint)
+            })
+            .collect()
+    }
+
+    fn plan(&self, collection: &str, peers: &[PeerHint]) -> planner::Plan {
+        let state = self.cluster.ctx.meta.borrow().state.clone();
+        let collection = (!collection.is_empty()).then_some(collection);
+        let leaders = self.cluster.shard_leaders();
+        let (nodes, shards) =
+            rebalance::planner_input(&state, &leaders, collection, &Self::hints(peers));
+        planner::plan(&nodes, &shards)
+    }
+}
+
+fn plan_to_proto(plan: planner::Plan) -> RebalancePlan {
+    RebalancePlan {
+        moves: plan
+            .moves
+            .into_iter()
+            .map(|m| Move {
+                collection: m.collection,
+                shard_id: m.shard_id,
+                from_peer_id: m.from,
+                to_peer_id: m.to,
+            })
+            .collect(),
+        leader_moves: plan
+            .leader_moves
+            .into_iter()
+            .map(|m| LeaderMove {
+                collection: m.collection,
+                shard_id: m.shard_id,
+                to_peer_id: m.to,
+            })
+            .collect(),
+    }
+}
+
+/// How often a `TransferShard` stream reports.
+const PROGRESS_EVERY: Duration = Duration::from_millis(500);
+
+impl AdminService {
+    /// Streams a transfer's progress until it leaves the metadata: done when the target
+    /// holds an active replica then, failed (aborted) otherwise.
+    async fn follow_transfer(
+        &self,
+        group: GroupId,
+        to: PeerId,
+        sender: tokio::sync::mpsc::Sender<Result<TransferProgress, Status>>,
+    ) {
+        let mut tick = tokio::time::interval(PROGRESS_EVERY);
+        loop {
+            tick.tick().await;
+            let state = self.cluster.ctx.meta.borrow().state.clone();
+            let report = match state.transfers.get(&group) {
+                Some(t) if t.to == to => self.progress(group, to),
+                _ => ended(&state, group, to),
+            };
+            let last = report.stage != TransferStage::CatchingUp as i32;
+            if sender.send(Ok(report)).await.is_err() || last {
+                return;
+            }
+        }
+    }
+}
+
+/// The final report of a transfer that left the metadata.
+fn ended(state: &ClusterState, group: GroupId, to: PeerId) -> TransferProgress {
+    let active = state
+        .shard_of_group(group)
+        .is_some_and(|(_, _, s)| s.replicas.get(&to) == Some(&MetaReplicaState::Active));
+    TransferProgress {
+        stage: if active {
+            TransferStage::Done
+        } else {
+            TransferStage::Failed
+        } as i32,
+        error: if active {
+            String::new()
+        } else {
+            "the transfer was aborted".to_string()
+        },
+        ..Default::default()
     }
 }
 
@@ -159,9 +303,31 @@ impl ClusterService for AdminService {
 
     async fn leave_cluster(
         &self,
-        _request: Request<LeaveClusterRequest>,
+        request: Request<LeaveClusterRequest>,
     ) -> Result<Response<LeaveClusterReply>, Status> {
-        Err(not_yet("LeaveCluster"))
+        let peer_id = request.into_inner().peer_id;
+        let state = self.cluster.ctx.meta.borrow().state.clone();
+        if !state.peers.contains_key(&peer_id) {
+            return Ok(Response::new(LeaveClusterReply {
+                remaining_replicas: 0,
+                removed: true,
+            }));
+        }
+        if !state.draining.contains(&peer_id) {
+            let drain = MetaCommand::SetDraining {
+                peer_id,
+                draining: true,
+            };
+            self.cluster
+                .proposer
+                .propose(drain)
+                .await
+                .map_err(|e| error_to_status(&e))?;
+        }
+        Ok(Response::new(LeaveClusterReply {
+            remaining_replicas: rebalance::remaining_replicas(&state, peer_id) as u32,
+            removed: false,
+        }))
     }
 
     type TransferShardStream =
@@ -169,23 +335,66 @@ impl ClusterService for AdminService {
 
     async fn transfer_shard(
         &self,
-        _request: Request<TransferShardRequest>,
+        request: Request<TransferShardRequest>,
     ) -> Result<Response<Self::TransferShardStream>, Status> {
-        Err(not_yet("TransferShard"))
+        let r = request.into_inner();
+        let shard = ShardTransferRequest {
+            shard_id: r.shard_id,
+            from_peer_id: r.from_peer_id,
+            to_peer_id: r.to_peer_id,
+            method: None,
+            to_shard_id: None,
+        };
+        let operation = if r.copy {
+            ClusterOperation::ReplicateShard(shard)
+        } else {
+            ClusterOperation::MoveShard(shard)
+        };
+        let group = {
+            let view = self.cluster.ctx.meta.borrow();
+            view.state
+                .group_of(&r.collection, r.shard_id)
+                .map_err(|e| error_to_status(&e))?
+        };
+        self.cluster
+            .update_collection_cluster(&r.collection, &operation)
+            .await
+            .map_err(|e| error_to_status(&e))?;
+        let (sender, receiver) = tokio::sync::mpsc::channel(4);
+        let service = AdminService::new(self.cluster.clone());
+        tokio::spawn(async move { service.follow_transfer(group, r.to_peer_id, sender).await });
+        Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(
+            receiver,
+        )))
     }
 
     async fn plan_rebalance(
         &self,
-        _request: Request<PlanRebalanceRequest>,
+        request: Request<PlanRebalanceRequest>,
     ) -> Result<Response<RebalancePlan>, Status> {
-        Err(not_yet("PlanRebalance"))
+        let r = request.into_inner();
+        Ok(Response::new(plan_to_proto(
+            self.plan(&r.collection, &r.peers),
+        )))
     }
 
     async fn rebalance(
         &self,
-        _request: Request<RebalanceRequest>,
+        request: Request<RebalanceRequest>,
     ) -> Result<Response<RebalancePlan>, Status> {
-        Err(not_yet("Rebalance"))
+        let r = request.into_inner();
+        let collection = (!r.collection.is_empty()).then_some(r.collection.as_str());
+        let plan = rebalance::rebalance(
+            &self.cluster.ctx,
+            &self.cluster.proposer,
+            &self.cluster.shard_leaders(),
+            collection,
+            &Self::hints(&r.peers),
+            r.max_concurrent_moves.max(1) as usize,
+        )
+        .await
+        .map_err(|e| error_to_status(&e))?;
+        Ok(Response::new(plan_to_proto(plan)))
     }
 
     async fn transfer_leadership(

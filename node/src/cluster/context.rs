@@ -15,6 +15,7 @@ use tonic::transport::Channel;
 use super::meta::machine::MetaView;
 use super::network::{PeerChannels, MAX_PEER_MESSAGE};
 use super::raft_types::{GroupId, PeerId};
+use super::transfer::SnapshotSends;
 use crate::collection::FieldIndex;
 use crate::error::{GrapeError, Result};
 
@@ -25,6 +26,7 @@ pub struct NodeContext {
     pub data_dir: PathBuf,
     pub channels: PeerChannels,
     pub health: PeerHealth,
+    pub snapshot_sends: SnapshotSends,
     /// The metadata as last applied on this node.
     pub meta: watch::Receiver<MetaView>,
     pub raft_db: sled::Db,
@@ -46,6 +48,7 @@ impl NodeContext {
             data_dir,
             channels,
             health: PeerHealth::default(),
+            snapshot_sends: SnapshotSends::default(),
             meta,
             raft_db,
             runtime: tokio::runtime::Handle::current(),
@@ -77,10 +80,10 @@ impl NodeContext {
     /// the number of replicas).
     pub fn write_quorum(&self, group: GroupId) -> usize {
         let view = self.meta.borrow();
-        let Some((name, _, shard)) = view.state.shard_of_group(group) else {
+        let Some((name, _, _)) = view.state.shard_of_group(group) else {
             return 1;
         };
-        let replicas = shard.replicas.len().max(1);
+        let replicas = view.state.voting_replicas(group).max(1);
         let factor = view.state.collections[name]
             .meta
             .config

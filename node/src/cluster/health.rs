@@ -1,7 +1,7 @@
 //! The leader of each shard group watches its replicas: it reports their state (Active,
 //! Dead, Partial) to the metadata when it changes, so every peer routes reads away from
-//! unhealthy replicas, and it removes from the group the voters the metadata no longer
-//! places there (e.g. after a forced peer removal).
+//! unhealthy replicas, and it removes from the group the members the metadata no longer
+//! places there (e.g. after a forced peer removal or an aborted transfer).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -61,7 +61,12 @@ async fn check_replica(ctx: &NodeContext, replica: &LocalReplica, proposer: &Met
     };
     let last = metrics.last_log_index.unwrap_or(0);
     let matched = metrics.replication.clone().unwrap_or_default();
+    // A transfer's target stays Partial until the transfer finishes.
+    let target = state.transfers.get(&replica.group).map(|t| t.to);
     for (&peer, &recorded) in &placement.replicas {
+        if Some(peer) == target {
+            continue;
+        }
         let observed = if peer == ctx.peer_id {
             ReplicaState::Active
         } else {
@@ -81,24 +86,37 @@ async fn check_replica(ctx: &NodeContext, replica: &LocalReplica, proposer: &Met
             }
         }
     }
-    let voters: BTreeSet<PeerId> = metrics.membership_config.voter_ids().collect();
-    let stale: BTreeSet<PeerId> = voters
-        .into_iter()
-        .filter(|v| !placement.replicas.contains_key(v))
-        .collect();
-    if !stale.is_empty() && !placement.replicas.is_empty() {
-        tracing::info!(
-            group = replica.group,
-            ?stale,
-            "removing voters no longer placed here"
-        );
-        if let Err(e) = replica
-            .raft
-            .change_membership(ChangeMembers::RemoveVoters(stale), false)
-            .await
-        {
-            tracing::warn!(group = replica.group, error = %e, "could not remove stale voters");
-        }
+    remove_stale_members(replica, &metrics, &placement.replicas).await;
+}
+
+/// Removes from the group the members the metadata no longer places there (after a forced
+/// peer removal, a dropped replica or an aborted transfer): voters first, then learners.
+async fn remove_stale_members<T>(
+    replica: &LocalReplica,
+    metrics: &openraft::RaftMetrics<PeerId, super::raft_types::PeerNode>,
+    placed: &std::collections::BTreeMap<PeerId, T>,
+) {
+    let membership = metrics.membership_config.membership();
+    let voters: BTreeSet<PeerId> = membership.voter_ids().collect();
+    let stale = |ids: &mut dyn Iterator<Item = PeerId>| -> BTreeSet<PeerId> {
+        ids.filter(|id| !placed.contains_key(id)).collect()
+    };
+    let stale_voters = stale(&mut voters.iter().copied());
+    let stale_learners = stale(&mut membership.learner_ids());
+    let change = if !stale_voters.is_empty() && stale_voters.len() < voters.len() {
+        ChangeMembers::RemoveVoters(stale_voters)
+    } else if !stale_learners.is_empty() {
+        ChangeMembers::RemoveNodes(stale_learners)
+    } else {
+        return;
+    };
+    tracing::info!(
+        group = replica.group,
+        ?change,
+        "removing members no longer placed here"
+    );
+    if let Err(e) = replica.raft.change_membership(change, false).await {
+        tracing::warn!(group = replica.group, error = %e, "could not remove stale members");
     }
 }
 

@@ -5,8 +5,9 @@ use openraft::ServerState;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::meta::ReplicaState;
-use super::Cluster;
+use super::meta::{ReplicaState, Transfer};
+use super::raft_types::GroupId;
+use super::{transfer, Cluster};
 use crate::engine::Engine;
 use crate::error::{GrapeError, Result};
 use crate::shard::ShardAccess;
@@ -65,7 +66,19 @@ pub struct CollectionClusterInfo {
     pub shard_count: usize,
     pub local_shards: Vec<LocalShardInfo>,
     pub remote_shards: Vec<RemoteShardInfo>,
-    pub shard_transfers: Vec<Value>,
+    pub shard_transfers: Vec<ShardTransferInfo>,
+}
+
+/// A transfer in flight, in Qdrant's shape; `comment` tells its stage and progress.
+#[derive(Debug, Clone, Serialize)]
+pub struct ShardTransferInfo {
+    pub shard_id: u32,
+    pub from: u64,
+    pub to: u64,
+    /// True for a replication (the source stays), false for a move.
+    pub sync: bool,
+    pub method: &'static str,
+    pub comment: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -138,13 +151,58 @@ pub fn collection_cluster_info(
             }
         }
     }
+    let shard_transfers = entry
+        .shards
+        .iter()
+        .enumerate()
+        .filter_map(|(shard_id, placement)| {
+            let transfer = view.state.transfers.get(&placement.group_id)?;
+            Some(transfer_info(
+                cluster,
+                shard_id as u32,
+                placement.group_id,
+                transfer,
+            ))
+        })
+        .collect();
     Ok(CollectionClusterInfo {
         peer_id: me,
         shard_count: entry.shards.len(),
         local_shards,
         remote_shards,
-        shard_transfers: Vec::new(),
+        shard_transfers,
     })
+}
+
+fn transfer_info(
+    cluster: &Cluster,
+    shard_id: u32,
+    group: GroupId,
+    transfer: &Transfer,
+) -> ShardTransferInfo {
+    let progress = cluster
+        .groups
+        .replica(group)
+        .and_then(|replica| transfer::progress(&cluster.ctx, &replica, transfer.to));
+    let comment = match progress {
+        Some(p) => format!(
+            "Transferring records ({}/{}), snapshot bytes ({}/{}), {} log entries behind",
+            p.points_done,
+            p.points_total,
+            p.bytes_done,
+            p.bytes_total,
+            p.lag.unwrap_or(0)
+        ),
+        None => "Transferring; progress is known to the shard's leader".to_string(),
+    };
+    ShardTransferInfo {
+        shard_id,
+        from: transfer.from,
+        to: transfer.to,
+        sync: transfer.copy,
+        method: "snapshot",
+        comment,
+    }
 }
 
 /// Whether the node can serve: it knows a metadata leader, reflects the metadata it applied,

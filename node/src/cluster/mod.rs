@@ -25,10 +25,14 @@ mod log_store;
 mod membership;
 pub mod meta;
 mod network;
+pub mod operations;
+pub mod planner;
 mod proposer;
 mod raft_types;
+mod rebalance;
 mod reconcile;
 mod replica;
+mod transfer;
 mod transport;
 
 use std::collections::BTreeMap;
@@ -90,7 +94,7 @@ pub struct Cluster {
     pub groups: Arc<Groups>,
     pub engine: Arc<Engine>,
     proposer: Arc<MetaProposer>,
-    membership: Membership,
+    membership: Arc<Membership>,
     /// The last metadata index the node reflects.
     reconciled: watch::Receiver<u64>,
 }
@@ -120,7 +124,7 @@ impl Cluster {
         );
         let log = LogStore::<MetaConfig>::open(&raft_db, META_GROUP)
             .map_err(|e| GrapeError::Internal(format!("open metadata log: {e}")))?;
-        let network = GroupNetwork::new(META_GROUP, ctx.channels.clone(), ctx.health.clone());
+        let network = GroupNetwork::new(META_GROUP, &ctx);
         let config = meta_raft_config()
             .validate()
             .map_err(|e| GrapeError::Internal(format!("metadata Raft config: {e}")))?;
@@ -135,7 +139,7 @@ impl Cluster {
             reconciled.clone(),
         ));
         let cluster = Arc::new(Cluster {
-            membership: Membership::new(groups.clone(), proposer.clone()),
+            membership: Arc::new(Membership::new(groups.clone(), proposer.clone())),
             ctx: ctx.clone(),
             groups: groups.clone(),
             engine: engine.clone(),
@@ -154,7 +158,21 @@ impl Cluster {
         tokio::spawn(reconciler.run(view));
         cluster.enter(&settings).await?;
         engine.join_cluster(proposer.clone());
-        tokio::spawn(health::watch_replicas(ctx, groups, proposer));
+        tokio::spawn(health::watch_replicas(
+            ctx.clone(),
+            groups.clone(),
+            proposer.clone(),
+        ));
+        tokio::spawn(transfer::drive_transfers(
+            ctx.clone(),
+            groups,
+            proposer.clone(),
+        ));
+        tokio::spawn(rebalance::drive_drains(
+            ctx,
+            proposer,
+            cluster.membership.clone(),
+        ));
         tracing::info!(peer_id, uri = %settings.uri, "cluster node started");
         Ok(cluster)
     }
@@ -233,6 +251,19 @@ impl Cluster {
             .await
             .map_err(|s| status_to_error(&s))?;
         Ok(reply.into_inner().changed)
+    }
+
+    /// `POST /collections/{name}/cluster`: starts a move or a replication, aborts a
+    /// transfer, or drops a replica. Answers once the metadata recorded it; a transfer then
+    /// runs in the background and shows in the collection's cluster info.
+    pub async fn update_collection_cluster(
+        &self,
+        collection: &str,
+        operation: &operations::ClusterOperation,
+    ) -> Result<bool> {
+        let state = self.ctx.meta.borrow().state.clone();
+        let command = operations::command_for(&state, collection, operation)?;
+        self.proposer.propose(command).await
     }
 
     pub fn is_ready(&self) -> bool {

@@ -24,8 +24,9 @@ use serde::de::DeserializeOwned;
 use tonic::transport::{Channel, Endpoint};
 
 use super::codec::{decode_raft, encode_raft};
-use super::context::PeerHealth;
+use super::context::{NodeContext, PeerHealth};
 use super::raft_types::{GroupId, PeerId, PeerNode};
+use super::transfer::SnapshotSends;
 use crate::error::{GrapeError, Result};
 
 /// Largest message exchanged between peers: Raft batches of large upserts and snapshot
@@ -81,15 +82,17 @@ pub struct GroupNetwork<C> {
     group: GroupId,
     channels: PeerChannels,
     health: PeerHealth,
+    sends: SnapshotSends,
     _config: PhantomData<C>,
 }
 
 impl<C> GroupNetwork<C> {
-    pub fn new(group: GroupId, channels: PeerChannels, health: PeerHealth) -> Self {
+    pub fn new(group: GroupId, ctx: &NodeContext) -> Self {
         GroupNetwork {
             group,
-            channels,
-            health,
+            channels: ctx.channels.clone(),
+            health: ctx.health.clone(),
+            sends: ctx.snapshot_sends.clone(),
             _config: PhantomData,
         }
     }
@@ -107,6 +110,7 @@ where
             target,
             channel: self.channels.get(&node.addr).map_err(|e| e.to_string()),
             health: self.health.clone(),
+            sends: self.sends.clone(),
             _config: PhantomData,
         }
     }
@@ -118,6 +122,7 @@ pub struct GroupClient<C> {
     target: PeerId,
     channel: std::result::Result<Channel, String>,
     health: PeerHealth,
+    sends: SnapshotSends,
     _config: PhantomData<C>,
 }
 
@@ -196,11 +201,15 @@ where
         option: RPCOption,
     ) -> RpcResult<InstallSnapshotResponse<PeerId>, InstallSnapshotError> {
         let data = std::mem::take(&mut rpc.data);
+        let end = rpc.offset + data.len() as u64;
         let message = self.message(encode_raft(&rpc), data);
-        self.send(message, &option, |mut c, r| async move {
-            c.install_snapshot(r).await
-        })
-        .await
+        let reply = self
+            .send(message, &option, |mut c, r| async move {
+                c.install_snapshot(r).await
+            })
+            .await?;
+        self.sends.chunk_sent(self.group, self.target, end);
+        Ok(reply)
     }
 
     async fn vote(

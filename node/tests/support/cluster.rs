@@ -131,9 +131,14 @@ fn replica_states(node: &NodeProcess, collection: &str) -> Vec<(u64, u64, String
 
 /// Waits until every node is ready and reports every replica active.
 pub fn wait_all_active(cluster: &Cluster, collection: &str) {
+    wait_all_active_on(cluster.nodes(), collection)
+}
+
+/// Waits until each of `nodes` is ready and reports every replica active.
+pub fn wait_all_active_on(nodes: &[NodeProcess], collection: &str) {
     blocking(|| {
         wait_until("every replica active on every node", CONVERGE_WAIT, || {
-            for node in cluster.nodes() {
+            for node in nodes {
                 let (code, _) = rest_status(node, "GET", "/readyz", Value::Null);
                 if code != 200 {
                     return Err(format!("{} not ready", node.ip()));
@@ -231,11 +236,16 @@ pub async fn finish(workload: Workload, cluster: &Cluster, collection: &str) -> 
 /// Waits until every node holds the same points, then checks them against the history and
 /// compares the nodes' search answers.
 pub async fn verify_everywhere(history: &History, cluster: &Cluster, collection: &str) -> Report {
-    wait_all_active(cluster, collection);
+    verify_on(history, cluster.nodes(), collection).await
+}
+
+/// [`verify_everywhere`] over some nodes of a cluster.
+pub async fn verify_on(history: &History, nodes: &[NodeProcess], collection: &str) -> Report {
+    wait_all_active_on(nodes, collection);
     let deadline = Instant::now() + CONVERGE_WAIT;
     let points = loop {
         let mut per_node: Vec<Vec<ObservedPoint>> = Vec::new();
-        for node in cluster.nodes() {
+        for node in nodes {
             let mut points = read_back(&node.grpc_url(), collection).await.unwrap();
             points.sort_by_key(|p| p.id);
             per_node.push(points);
@@ -254,17 +264,20 @@ pub async fn verify_everywhere(history: &History, cluster: &Cluster, collection:
     eprintln!("{report}");
     assert!(report.is_consistent(), "{report}");
     assert!(report.writes.acked > 0, "{report}");
-    assert_same_searches(cluster, collection);
+    assert_same_searches_on(nodes, collection);
     report
 }
 
 /// Every node answers the same searches with the same points and scores.
 pub fn assert_same_searches(cluster: &Cluster, collection: &str) {
+    assert_same_searches_on(cluster.nodes(), collection)
+}
+
+pub fn assert_same_searches_on(nodes: &[NodeProcess], collection: &str) {
     for seed in 0..5u64 {
         let body = json!({"vector": vector(1000 + seed), "limit": 10});
         let path = format!("/collections/{collection}/points/search");
-        let answers: Vec<Value> = cluster
-            .nodes()
+        let answers: Vec<Value> = nodes
             .iter()
             .map(|node| {
                 let hits = rest(node, "POST", &path, body.clone())["result"].clone();

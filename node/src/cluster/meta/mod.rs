@@ -61,6 +61,17 @@ pub struct CollectionEntry {
     pub shards: Vec<ShardPlacement>,
 }
 
+/// A replica on its way to a peer: the target is a learner of the shard's group until it
+/// caught up, then a voter; a move then removes the source. Its progress lives in Raft, so
+/// a transfer survives the restart of either side and is resumed by whichever replica leads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transfer {
+    pub from: PeerId,
+    pub to: PeerId,
+    /// Keep the source replica (Qdrant's `replicate_shard`) instead of moving it.
+    pub copy: bool,
+}
+
 /// Everything the metadata group agrees on.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ClusterState {
@@ -69,6 +80,13 @@ pub struct ClusterState {
     pub aliases: BTreeMap<String, String>,
     /// The next shard group id to hand out; ids are never reused.
     pub next_group_id: GroupId,
+    /// Transfers in flight, at most one per shard group (its membership changes one at a
+    /// time).
+    #[serde(default)]
+    pub transfers: BTreeMap<GroupId, Transfer>,
+    /// Peers whose replicas are moving elsewhere before they leave the cluster.
+    #[serde(default)]
+    pub draining: BTreeSet<PeerId>,
 }
 
 /// An entry of the metadata log.
@@ -91,6 +109,28 @@ pub enum MetaCommand {
         peer_id: PeerId,
         state: ReplicaState,
     },
+    /// Places a `Partial` replica of the group on `transfer.to` and records the transfer.
+    StartTransfer {
+        group_id: GroupId,
+        transfer: Transfer,
+    },
+    /// The target caught up and votes: it becomes `Active`, and a move drops the source.
+    FinishTransfer {
+        group_id: GroupId,
+    },
+    /// Cancels the group's transfer and drops the replica it was building.
+    AbortTransfer {
+        group_id: GroupId,
+    },
+    /// Drops one replica of a shard (never the last one, nor during a transfer).
+    DropReplica {
+        group_id: GroupId,
+        peer_id: PeerId,
+    },
+    SetDraining {
+        peer_id: PeerId,
+        draining: bool,
+    },
 }
 
 impl ClusterState {
@@ -108,6 +148,24 @@ impl ClusterState {
                 peer_id,
                 state,
             } => Ok(self.set_replica_state(*group_id, *peer_id, *state)),
+            MetaCommand::StartTransfer { group_id, transfer } => {
+                self.start_transfer(*group_id, transfer)
+            }
+            MetaCommand::FinishTransfer { group_id } => Ok(self.finish_transfer(*group_id)),
+            MetaCommand::AbortTransfer { group_id } => Ok(self.abort_transfer(*group_id)),
+            MetaCommand::DropReplica { group_id, peer_id } => {
+                self.drop_replica(*group_id, *peer_id)
+            }
+            MetaCommand::SetDraining { peer_id, draining } => {
+                if !self.peers.contains_key(peer_id) {
+                    return Err(GrapeError::NotFound(format!("peer {peer_id}")));
+                }
+                Ok(if *draining {
+                    self.draining.insert(*peer_id)
+                } else {
+                    self.draining.remove(peer_id)
+                })
+            }
         }
     }
 
@@ -258,8 +316,132 @@ impl ClusterState {
                 shard.seed = None;
             }
         }
+        self.transfers.retain(|_, t| t.from != peer && t.to != peer);
+        self.draining.remove(&peer);
         self.peers.remove(&peer);
         Ok(true)
+    }
+
+    fn start_transfer(&mut self, group: GroupId, transfer: &Transfer) -> Result<bool> {
+        if self.transfers.get(&group) == Some(transfer) {
+            return Ok(false);
+        }
+        let shard_name = self.shard_name(group);
+        if self.transfers.contains_key(&group) {
+            return Err(GrapeError::bad_input(format!(
+                "{shard_name} is already involved in a transfer"
+            )));
+        }
+        if !self.peers.contains_key(&transfer.to) {
+            return Err(GrapeError::bad_input(format!(
+                "Peer {} does not exist",
+                transfer.to
+            )));
+        }
+        let shard = self
+            .shard_of_group_mut(group)
+            .ok_or_else(|| GrapeError::NotFound(format!("shard group {group}")))?;
+        if !shard.holds(transfer.from) {
+            return Err(GrapeError::bad_input(format!(
+                "{shard_name} has no replica on peer {}",
+                transfer.from
+            )));
+        }
+        if shard.holds(transfer.to) {
+            return Err(GrapeError::bad_input(format!(
+                "{shard_name} already has a replica on peer {}",
+                transfer.to
+            )));
+        }
+        shard.replicas.insert(transfer.to, ReplicaState::Partial);
+        shard.seed = None;
+        self.transfers.insert(group, transfer.clone());
+        Ok(true)
+    }
+
+    fn finish_transfer(&mut self, group: GroupId) -> bool {
+        let Some(transfer) = self.transfers.remove(&group) else {
+            return false;
+        };
+        if let Some(shard) = self.shard_of_group_mut(group) {
+            shard.replicas.insert(transfer.to, ReplicaState::Active);
+            if !transfer.copy {
+                shard.replicas.remove(&transfer.from);
+            }
+        }
+        true
+    }
+
+    fn abort_transfer(&mut self, group: GroupId) -> bool {
+        let Some(transfer) = self.transfers.remove(&group) else {
+            return false;
+        };
+        if let Some(shard) = self.shard_of_group_mut(group) {
+            shard.replicas.remove(&transfer.to);
+        }
+        true
+    }
+
+    fn drop_replica(&mut self, group: GroupId, peer: PeerId) -> Result<bool> {
+        let shard_name = self.shard_name(group);
+        if self.transfers.contains_key(&group) {
+            return Err(GrapeError::bad_input(format!(
+                "{shard_name} is involved in a transfer; abort it first"
+            )));
+        }
+        let shard = self
+            .shard_of_group_mut(group)
+            .ok_or_else(|| GrapeError::NotFound(format!("shard group {group}")))?;
+        if !shard.holds(peer) {
+            return Ok(false);
+        }
+        if shard.replicas.len() == 1 {
+            return Err(GrapeError::bad_input(format!(
+                "Cannot drop the last replica of {shard_name}"
+            )));
+        }
+        shard.replicas.remove(&peer);
+        shard.seed = None;
+        Ok(true)
+    }
+
+    /// "Shard 3 of collection c", for messages.
+    fn shard_name(&self, group: GroupId) -> String {
+        match self.shard_of_group(group) {
+            Some((name, shard, _)) => format!("Shard {shard} of collection {name}"),
+            None => format!("Shard group {group}"),
+        }
+    }
+
+    /// The group of shard `shard_id` of `collection`.
+    pub fn group_of(&self, collection: &str, shard_id: u32) -> Result<GroupId> {
+        let entry = self
+            .collections
+            .get(collection)
+            .ok_or_else(|| GrapeError::CollectionNotFound(collection.to_string()))?;
+        entry
+            .shards
+            .get(shard_id as usize)
+            .map(|s| s.group_id)
+            .ok_or_else(|| {
+                GrapeError::bad_input(format!(
+                    "Shard {shard_id} of collection {collection} does not exist"
+                ))
+            })
+    }
+
+    /// The replicas that count for quorums: every replica but a transfer's target, which
+    /// is still catching up.
+    pub fn voting_replicas(&self, group: GroupId) -> usize {
+        let Some((_, _, shard)) = self.shard_of_group(group) else {
+            return 0;
+        };
+        let target = self.transfers.get(&group).map(|t| t.to);
+        shard
+            .replicas
+            .keys()
+            .filter(|p| Some(**p) != target)
+            .count()
     }
 
     fn set_replica_state(&mut self, group: GroupId, peer: PeerId, state: ReplicaState) -> bool {

@@ -137,3 +137,131 @@ fn field_indexes_and_updates_change_the_meta() {
         Err(GrapeError::CollectionNotFound(_))
     ));
 }
+
+fn transfer(from: PeerId, to: PeerId, copy: bool) -> Transfer {
+    Transfer { from, to, copy }
+}
+
+/// A one-shard collection with one replica on peer 1, in a three-peer cluster.
+fn one_replica_on_peer_one() -> (ClusterState, GroupId) {
+    let mut state = three_peers();
+    create(&mut state, "a", 1, 1).unwrap();
+    let group = state.collections["a"].shards[0].group_id;
+    let placed = state.collections["a"].shards[0].replicas.clone();
+    let on = *placed.keys().next().unwrap();
+    if on != 1 {
+        let start = MetaCommand::StartTransfer {
+            group_id: group,
+            transfer: transfer(on, 1, false),
+        };
+        state.apply(&start).unwrap();
+        state
+            .apply(&MetaCommand::FinishTransfer { group_id: group })
+            .unwrap();
+    }
+    (state, group)
+}
+
+fn replicas(state: &ClusterState, group: GroupId) -> Vec<(PeerId, ReplicaState)> {
+    let (_, _, shard) = state.shard_of_group(group).unwrap();
+    shard.replicas.iter().map(|(p, s)| (*p, *s)).collect()
+}
+
+#[test]
+fn a_move_places_a_partial_target_then_drops_the_source() {
+    let (mut state, group) = one_replica_on_peer_one();
+    let start = MetaCommand::StartTransfer {
+        group_id: group,
+        transfer: transfer(1, 2, false),
+    };
+    assert!(state.apply(&start).unwrap());
+    // Retrying the same start changes nothing; the target does not vote yet.
+    assert!(!state.apply(&start).unwrap());
+    assert_eq!(
+        replicas(&state, group),
+        vec![(1, ReplicaState::Active), (2, ReplicaState::Partial)]
+    );
+    assert_eq!(state.voting_replicas(group), 1);
+    assert!(state
+        .apply(&MetaCommand::FinishTransfer { group_id: group })
+        .unwrap());
+    assert_eq!(replicas(&state, group), vec![(2, ReplicaState::Active)]);
+    assert!(state.transfers.is_empty());
+    assert!(!state
+        .apply(&MetaCommand::FinishTransfer { group_id: group })
+        .unwrap());
+}
+
+#[test]
+fn a_copy_keeps_the_source_and_an_abort_drops_the_target() {
+    let (mut state, group) = one_replica_on_peer_one();
+    let copy = |to| MetaCommand::StartTransfer {
+        group_id: group,
+        transfer: transfer(1, to, true),
+    };
+    state.apply(&copy(2)).unwrap();
+    state
+        .apply(&MetaCommand::FinishTransfer { group_id: group })
+        .unwrap();
+    assert_eq!(
+        replicas(&state, group),
+        vec![(1, ReplicaState::Active), (2, ReplicaState::Active)]
+    );
+    state.apply(&copy(3)).unwrap();
+    assert!(state
+        .apply(&MetaCommand::AbortTransfer { group_id: group })
+        .unwrap());
+    assert_eq!(
+        replicas(&state, group),
+        vec![(1, ReplicaState::Active), (2, ReplicaState::Active)]
+    );
+}
+
+#[test]
+fn transfers_that_cannot_work_are_refused() {
+    let (mut state, group) = one_replica_on_peer_one();
+    let start = |from, to| MetaCommand::StartTransfer {
+        group_id: group,
+        transfer: transfer(from, to, false),
+    };
+    let refused = |state: &mut ClusterState, command| match state.apply(&command) {
+        Err(GrapeError::BadInput(message)) => message,
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    assert!(refused(&mut state, start(2, 3)).contains("no replica on peer 2"));
+    assert!(refused(&mut state, start(1, 1)).contains("already has a replica"));
+    assert!(refused(&mut state, start(1, 9)).contains("Peer 9 does not exist"));
+    state.apply(&start(1, 2)).unwrap();
+    assert!(refused(&mut state, start(1, 3)).contains("already involved"));
+    let drop = MetaCommand::DropReplica {
+        group_id: group,
+        peer_id: 1,
+    };
+    assert!(refused(&mut state, drop.clone()).contains("abort it first"));
+    state
+        .apply(&MetaCommand::AbortTransfer { group_id: group })
+        .unwrap();
+    assert!(refused(&mut state, drop).contains("last replica"));
+}
+
+#[test]
+fn removing_a_peer_ends_its_transfers_and_its_drain() {
+    let (mut state, group) = one_replica_on_peer_one();
+    let start = MetaCommand::StartTransfer {
+        group_id: group,
+        transfer: transfer(1, 2, true),
+    };
+    state.apply(&start).unwrap();
+    let drain = MetaCommand::SetDraining {
+        peer_id: 2,
+        draining: true,
+    };
+    assert!(state.apply(&drain).unwrap());
+    let remove = MetaCommand::RemovePeer {
+        peer_id: 2,
+        force: true,
+    };
+    state.apply(&remove).unwrap();
+    assert!(state.transfers.is_empty() && state.draining.is_empty());
+    assert_eq!(replicas(&state, group), vec![(1, ReplicaState::Active)]);
+}

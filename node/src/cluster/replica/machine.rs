@@ -241,6 +241,14 @@ fn save_meta(dir: &Path, meta: &SnapshotMeta<PeerId, PeerNode>) -> std::io::Resu
     Ok(())
 }
 
+/// The size of the current snapshot's file in `dir`, 0 when there is none.
+pub fn current_snapshot_size(dir: &Path) -> u64 {
+    let Ok(Some(meta)) = latest_meta(dir) else {
+        return 0;
+    };
+    std::fs::metadata(snapshot_path(dir, &meta)).map_or(0, |m| m.len())
+}
+
 fn latest_meta(dir: &Path) -> std::io::Result<Option<SnapshotMeta<PeerId, PeerNode>>> {
     match std::fs::read(dir.join("current.json")) {
         Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(io_error),

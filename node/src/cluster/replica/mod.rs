@@ -88,7 +88,7 @@ impl LocalReplica {
         let machine = ShardMachine::new(shard.clone(), snapshots, since_snapshot.clone());
         let log = LogStore::<ShardConfig>::open(&ctx.raft_db, group)
             .map_err(|e| GrapeError::Internal(format!("open log of group {group}: {e}")))?;
-        let network = GroupNetwork::new(group, ctx.channels.clone(), ctx.health.clone());
+        let network = GroupNetwork::new(group, ctx);
         let config = Arc::new(
             shard_raft_config()
                 .validate()
@@ -106,6 +106,11 @@ impl LocalReplica {
         });
         tokio::spawn(replica.clone().snapshot_when_due());
         Ok(replica)
+    }
+
+    /// The size of the snapshot a new replica would receive (0 before the first one).
+    pub fn snapshot_bytes(&self) -> u64 {
+        machine::current_snapshot_size(&self.dir.join("raft-snapshots"))
     }
 
     /// The leader this replica knows of.

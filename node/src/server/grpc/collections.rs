@@ -15,6 +15,9 @@ use super::error::unimplemented;
 use super::{handle, impl_timed};
 use crate::cluster::info::{collection_cluster_info, CollectionClusterInfo};
 use crate::cluster::meta::ReplicaState as MetaReplicaState;
+use crate::cluster::operations::{
+    AbortTransferRequest, ClusterOperation, DropReplicaRequest, ShardTransferRequest,
+};
 use crate::cluster::Cluster;
 use crate::engine::Engine;
 
@@ -240,11 +243,24 @@ impl Collections for CollectionsService {
 
     async fn update_collection_cluster_setup(
         &self,
-        _request: Request<UpdateCollectionClusterSetupRequest>,
+        request: Request<UpdateCollectionClusterSetupRequest>,
     ) -> Result<Response<UpdateCollectionClusterSetupResponse>, Status> {
-        Err(unimplemented(
-            "UpdateCollectionClusterSetup (shard moves and replication need cluster mode)",
-        ))
+        let started = std::time::Instant::now();
+        let Some(cluster) = &self.cluster else {
+            return Err(Status::failed_precondition(
+                "Cluster is not enabled: this node runs without --uri",
+            ));
+        };
+        let request = request.into_inner();
+        let operation = cluster_operation_from_grpc(request.operation)?;
+        self.engine.collection(&request.collection_name)?;
+        let result = cluster
+            .update_collection_cluster(&request.collection_name, &operation)
+            .await?;
+        Ok(Response::new(UpdateCollectionClusterSetupResponse {
+            result,
+            time: started.elapsed().as_secs_f64(),
+        }))
     }
 
     async fn create_shard_key(
@@ -288,6 +304,49 @@ fn replica_state_to_grpc(state: MetaReplicaState) -> i32 {
     }) as i32
 }
 
+fn cluster_operation_from_grpc(
+    operation: Option<update_collection_cluster_setup_request::Operation>,
+) -> Result<ClusterOperation, Status> {
+    use update_collection_cluster_setup_request::Operation;
+    let transfer = |shard_id, from_peer_id, to_peer_id, to_shard_id| ShardTransferRequest {
+        shard_id,
+        from_peer_id,
+        to_peer_id,
+        method: None,
+        to_shard_id,
+    };
+    match operation {
+        Some(Operation::MoveShard(m)) => Ok(ClusterOperation::MoveShard(transfer(
+            m.shard_id,
+            m.from_peer_id,
+            m.to_peer_id,
+            m.to_shard_id,
+        ))),
+        Some(Operation::ReplicateShard(m)) => Ok(ClusterOperation::ReplicateShard(transfer(
+            m.shard_id,
+            m.from_peer_id,
+            m.to_peer_id,
+            m.to_shard_id,
+        ))),
+        Some(Operation::AbortTransfer(m)) => {
+            Ok(ClusterOperation::AbortTransfer(AbortTransferRequest {
+                shard_id: m.shard_id,
+                from_peer_id: m.from_peer_id,
+                to_peer_id: m.to_peer_id,
+                to_shard_id: m.to_shard_id,
+            }))
+        }
+        Some(Operation::DropReplica(r)) => Ok(ClusterOperation::DropReplica(DropReplicaRequest {
+            shard_id: r.shard_id,
+            peer_id: r.peer_id,
+        })),
+        Some(_) => Err(unimplemented(
+            "shard keys, restarting transfers and replicating points",
+        )),
+        None => Err(Status::invalid_argument("an operation is required")),
+    }
+}
+
 fn cluster_info_to_grpc(info: CollectionClusterInfo) -> CollectionClusterInfoResponse {
     CollectionClusterInfoResponse {
         peer_id: info.peer_id,
@@ -310,6 +369,17 @@ fn cluster_info_to_grpc(info: CollectionClusterInfo) -> CollectionClusterInfoRes
                 peer_id: s.peer_id,
                 state: replica_state_to_grpc(s.state),
                 shard_key: None,
+            })
+            .collect(),
+        shard_transfers: info
+            .shard_transfers
+            .into_iter()
+            .map(|t| ShardTransferInfo {
+                shard_id: t.shard_id,
+                to_shard_id: None,
+                from: t.from,
+                to: t.to,
+                sync: t.sync,
             })
             .collect(),
         ..Default::default()

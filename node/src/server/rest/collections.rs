@@ -209,6 +209,24 @@ pub async fn cluster_info(
     Ok(Reply(info))
 }
 
+/// `POST /collections/{name}/cluster`: Qdrant's shard operations (move, replicate, abort a
+/// transfer, drop a replica); answers once the metadata recorded the operation.
+pub async fn update_cluster(
+    State(state): State<RestState>,
+    Path(name): Path<String>,
+    Json(operation): Json<crate::cluster::operations::ClusterOperation>,
+) -> ApiResult<bool> {
+    let Some(cluster) = &state.app.cluster else {
+        return Err(ApiError::bad_request(
+            "Cluster is not enabled: this node runs without --uri",
+        ));
+    };
+    state.engine().collection(&name)?;
+    Ok(Reply(
+        cluster.update_collection_cluster(&name, &operation).await?,
+    ))
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateFieldIndex {

@@ -110,7 +110,7 @@ pub fn router(state: RestState) -> Router {
         )
         .route(
             &format!("{collection}/cluster"),
-            get(collections::cluster_info),
+            get(collections::cluster_info).post(collections::update_cluster),
         )
         .route(
             &format!("{collection}/index"),

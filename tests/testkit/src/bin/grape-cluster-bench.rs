@@ -4,11 +4,13 @@
 //!
 //! 1. replicated write latency (p50/p99) and throughput at replication factor 1 and 3;
 //! 2. failover: time from `kill -9` of a shard leader to the next acknowledged write;
-//! 3. search QPS through a three-node cluster against a single node.
+//! 3. search QPS through a three-node cluster against a single node;
+//! 4. shard transfer: throughput of moving a 100k × 128-d shard between two nodes, and search
+//!    latency during the move against at rest.
 //!
 //! ```sh
 //! cargo build --release -p grape-node -p grape-testkit
-//! target/release/grape-cluster-bench --node target/release/grape-node
+//! target/release/grape-cluster-bench --node target/release/grape-node [--only transfer]
 //! ```
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,6 +32,9 @@ struct Args {
     seconds: u64,
     failovers: usize,
     points: usize,
+    transfer_points: usize,
+    /// Run only this measurement (`writes`, `failover`, `search`, `transfer`).
+    only: Option<String>,
 }
 
 fn parse_args() -> Args {
@@ -41,6 +46,8 @@ fn parse_args() -> Args {
         seconds: 10,
         failovers: 10,
         points: 20_000,
+        transfer_points: 100_000,
+        only: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -50,7 +57,14 @@ fn parse_args() -> Args {
             "--seconds" => args.seconds = value().parse().expect("--seconds N"),
             "--failovers" => args.failovers = value().parse().expect("--failovers N"),
             "--points" => args.points = value().parse().expect("--points N"),
-            other => panic!("unknown flag {other}; flags: --node --seconds --failovers --points"),
+            "--transfer-points" => {
+                args.transfer_points = value().parse().expect("--transfer-points N")
+            }
+            "--only" => args.only = Some(value()),
+            other => panic!(
+                "unknown flag {other}; flags: --node --seconds --failovers --points \
+                 --transfer-points --only"
+            ),
         }
     }
     args
@@ -290,7 +304,129 @@ async fn bench_search(args: &Args) {
 async fn main() {
     let args = parse_args();
     println!("grape-cluster-bench with {}", args.node);
-    bench_writes(&args).await;
-    bench_failover(&args).await;
-    bench_search(&args).await;
+    let runs = |name: &str| args.only.as_deref().is_none_or(|only| only == name);
+    if runs("writes") {
+        bench_writes(&args).await;
+    }
+    if runs("failover") {
+        bench_failover(&args).await;
+    }
+    if runs("search") {
+        bench_search(&args).await;
+    }
+    if runs("transfer") {
+        bench_transfer(&args).await;
+    }
+}
+
+/// Sequential searches until `stop`; returns every latency.
+async fn search_latencies(url: String, name: String, stop: Arc<AtomicBool>) -> Vec<Duration> {
+    let client = client(&url);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+    let mut latencies = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        let request = QueryPointsBuilder::new(&name)
+            .query(random_vector(&mut rng))
+            .limit(10);
+        let started = Instant::now();
+        if client.query(request).await.is_ok() {
+            latencies.push(started.elapsed());
+        }
+    }
+    latencies.sort();
+    latencies
+}
+
+/// Searches for `seconds` (or until `until` completes) and returns the latencies.
+async fn latencies_while<F: std::future::Future>(
+    url: &str,
+    name: &str,
+    until: F,
+) -> (Vec<Duration>, F::Output) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let searcher = tokio::spawn(search_latencies(url.into(), name.into(), stop.clone()));
+    let output = until.await;
+    stop.store(true, Ordering::Relaxed);
+    (searcher.await.expect("searcher"), output)
+}
+
+/// The admin view of the one transfer in flight: its snapshot size, once known.
+async fn transfer_bytes(cluster: &Cluster) -> Option<(bool, u64)> {
+    let info = grape_testkit::cluster_info(cluster.nodes()).await.ok()?;
+    let bytes = info
+        .transfers
+        .iter()
+        .filter_map(|t| t.progress.as_ref())
+        .map(|p| p.bytes_total)
+        .max()
+        .unwrap_or(0);
+    Some((!info.transfers.is_empty(), bytes))
+}
+
+async fn bench_transfer(args: &Args) {
+    let points = args.transfer_points;
+    println!("\n## Shard transfer ({points} × {DIM}-d points, one shard, loopback)\n");
+    let cluster = Cluster::start(&args.node, 2).expect("cluster");
+    cluster
+        .wait_formed(Duration::from_secs(60))
+        .expect("formed");
+    let urls = cluster.grpc_urls();
+    create(&urls[0], "t", 1, 1).await;
+    wait_ready(&cluster);
+    load_points(&urls[0], "t", points).await;
+    let info = grape_testkit::cluster_info(cluster.nodes())
+        .await
+        .expect("cluster info");
+    let shard = &info
+        .collections
+        .iter()
+        .find(|c| c.name == "t")
+        .expect("t")
+        .shards[0];
+    let from = shard.replicas[0].peer_id;
+    let to = info
+        .peers
+        .iter()
+        .map(|p| p.peer_id)
+        .find(|p| *p != from)
+        .expect("a second peer");
+    let searched = grape_testkit::node_of_peer(cluster.nodes(), &info, from).expect("source");
+    let search_url = cluster.node(searched).grpc_url();
+
+    let (at_rest, ()) = latencies_while(
+        &search_url,
+        "t",
+        tokio::time::sleep(Duration::from_secs(args.seconds)),
+    )
+    .await;
+    let started = Instant::now();
+    let body =
+        serde_json::json!({"move_shard": {"shard_id": 0, "from_peer_id": from, "to_peer_id": to}});
+    let url = format!("{}/collections/t/cluster", cluster.node(0).rest_url());
+    tokio::task::block_in_place(|| ureq::post(&url).send_json(body).map_err(Box::new))
+        .expect("move_shard");
+    let (during, bytes) = latencies_while(&search_url, "t", async {
+        let mut bytes = 0;
+        loop {
+            match transfer_bytes(&cluster).await {
+                Some((false, _)) => return bytes,
+                Some((true, b)) => bytes = bytes.max(b),
+                None => {}
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await;
+    let took = started.elapsed().as_secs_f64();
+    println!("| points/s | MB/s (snapshot) | took | search p50 / p99 at rest | during the move |");
+    println!("|---|---|---|---|---|");
+    println!(
+        "| {:.0} | {:.1} | {took:.1} s | {} / {} | {} / {} |",
+        points as f64 / took,
+        bytes as f64 / 1e6 / took,
+        ms(percentile(&at_rest, 0.5)),
+        ms(percentile(&at_rest, 0.99)),
+        ms(percentile(&during, 0.5)),
+        ms(percentile(&during, 0.99)),
+    );
 }

@@ -1,0 +1,240 @@
+//! Replica transfers, driven by the leader of the shard's group. A transfer recorded in the
+//! metadata ([`super::meta::Transfer`]) moves through the group's membership one change at a
+//! time: the target joins as a learner (openraft streams it the latest snapshot in chunks,
+//! then the log tail), becomes a voter once it caught up, then a move removes the source;
+//! finally the leader records the transfer as finished. Every step is read off the group's
+//! membership, so whichever replica leads — after a crash or a leadership change — resumes
+//! where the last one stopped, and retrying a step is harmless.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use openraft::ChangeMembers;
+use parking_lot::Mutex;
+
+use super::context::NodeContext;
+use super::groups::Groups;
+use super::meta::{MetaCommand, Transfer};
+use super::proposer::MetaProposer;
+use super::raft_types::{GroupId, PeerId, PeerNode};
+use super::replica::LocalReplica;
+use crate::error::{GrapeError, Result};
+
+/// A learner this close to the leader's log is promoted to voter.
+const CAUGHT_UP_LAG: u64 = 20;
+const CHECK_EVERY: Duration = Duration::from_millis(300);
+
+/// Where a transfer stands, as its leader sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// The target is not in the group yet.
+    Starting,
+    /// The target is a learner receiving the snapshot and the log.
+    CatchingUp,
+    /// The target votes; a move still has to remove the source.
+    Promoted,
+    /// The group reached the transfer's end state; only the metadata lags.
+    Done,
+}
+
+/// The stage a transfer is in, from the group's membership.
+pub fn stage(transfer: &Transfer, voters: &BTreeSet<PeerId>, nodes: &BTreeSet<PeerId>) -> Stage {
+    if !nodes.contains(&transfer.to) {
+        Stage::Starting
+    } else if !voters.contains(&transfer.to) {
+        Stage::CatchingUp
+    } else if !transfer.copy && nodes.contains(&transfer.from) {
+        Stage::Promoted
+    } else {
+        Stage::Done
+    }
+}
+
+/// Snapshot bytes sent to each transfer target, as the network layer streams them.
+#[derive(Clone, Default)]
+pub struct SnapshotSends {
+    sent: Arc<Mutex<HashMap<(GroupId, PeerId), u64>>>,
+}
+
+impl SnapshotSends {
+    /// Records that a chunk ending at `end` went to `target`.
+    pub fn chunk_sent(&self, group: GroupId, target: PeerId, end: u64) {
+        self.sent.lock().insert((group, target), end);
+    }
+
+    pub fn sent(&self, group: GroupId, target: PeerId) -> u64 {
+        self.sent.lock().get(&(group, target)).copied().unwrap_or(0)
+    }
+}
+
+/// Transfer progress for the APIs: what the leader knows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Progress {
+    pub points_done: u64,
+    pub points_total: u64,
+    pub bytes_done: u64,
+    pub bytes_total: u64,
+    /// Log entries the target still lacks; `None` when this node does not lead the group.
+    pub lag: Option<u64>,
+}
+
+/// The progress of `group`'s transfer to `target`, if this node leads the group. Points
+/// are estimated from the snapshot bytes sent (a snapshot is most of a transfer).
+pub fn progress(ctx: &NodeContext, replica: &LocalReplica, target: PeerId) -> Option<Progress> {
+    let metrics = replica.raft.metrics().borrow().clone();
+    if metrics.current_leader != Some(ctx.peer_id) {
+        return None;
+    }
+    let last = metrics.last_log_index.unwrap_or(0);
+    let matched = metrics
+        .replication
+        .as_ref()
+        .and_then(|r| r.get(&target).copied().flatten())
+        .map(|l| l.index);
+    let lag = matched.map_or(last, |m| last.saturating_sub(m));
+    let points_total = replica.shard.points_count() as u64;
+    let bytes_total = replica.snapshot_bytes();
+    let bytes_done = ctx
+        .snapshot_sends
+        .sent(replica.group, target)
+        .min(bytes_total);
+    let points_done = if matched.is_some() && lag <= CAUGHT_UP_LAG {
+        points_total
+    } else {
+        (points_total * bytes_done)
+            .checked_div(bytes_total)
+            .unwrap_or(0)
+    };
+    Some(Progress {
+        points_done,
+        points_total,
+        bytes_done,
+        bytes_total,
+        lag: Some(lag),
+    })
+}
+
+/// Follows the metadata's transfers and advances those of the groups this node leads.
+pub async fn drive_transfers(
+    ctx: Arc<NodeContext>,
+    groups: Arc<Groups>,
+    proposer: Arc<MetaProposer>,
+) {
+    let busy: Arc<Mutex<BTreeSet<GroupId>>> = Arc::default();
+    let mut tick = tokio::time::interval(CHECK_EVERY);
+    loop {
+        tick.tick().await;
+        let transfers = ctx.meta.borrow().state.transfers.clone();
+        for (group, transfer) in transfers {
+            let Some(replica) = groups.replica(group) else {
+                continue;
+            };
+            if replica.leader() != Some(ctx.peer_id) || !busy.lock().insert(group) {
+                continue;
+            }
+            let (ctx, proposer, busy) = (ctx.clone(), proposer.clone(), busy.clone());
+            tokio::spawn(async move {
+                if let Err(e) = advance(&ctx, &replica, &transfer, &proposer).await {
+                    tracing::warn!(group, error = %e, "transfer step failed; retrying");
+                }
+                busy.lock().remove(&group);
+            });
+        }
+    }
+}
+
+/// Takes the next step of one transfer.
+async fn advance(
+    ctx: &NodeContext,
+    replica: &LocalReplica,
+    transfer: &Transfer,
+    proposer: &MetaProposer,
+) -> Result<()> {
+    let group = replica.group;
+    let metrics = replica.raft.metrics().borrow().clone();
+    let membership = metrics.membership_config.membership();
+    let voters: BTreeSet<PeerId> = membership.voter_ids().collect();
+    let nodes: BTreeSet<PeerId> = membership.nodes().map(|(id, _)| *id).collect();
+    let raft_error = |e: String| GrapeError::unavailable(format!("group {group}: {e}"));
+    match stage(transfer, &voters, &nodes) {
+        Stage::Starting => {
+            tracing::info!(
+                group,
+                to = transfer.to,
+                "transfer: adding the target as learner"
+            );
+            let node = PeerNode::new(ctx.peer_uri(transfer.to)?);
+            replica
+                .raft
+                .add_learner(transfer.to, node, false)
+                .await
+                .map_err(|e| raft_error(e.to_string()))?;
+        }
+        Stage::CatchingUp => {
+            let caught_up = progress(ctx, replica, transfer.to)
+                .and_then(|p| p.lag)
+                .is_some_and(|lag| lag <= CAUGHT_UP_LAG);
+            let matched = metrics
+                .replication
+                .as_ref()
+                .is_some_and(|r| r.get(&transfer.to).is_some_and(|m| m.is_some()));
+            if caught_up && matched {
+                tracing::info!(group, to = transfer.to, "transfer: promoting the target");
+                let add = ChangeMembers::AddVoterIds(BTreeSet::from([transfer.to]));
+                replica
+                    .raft
+                    .change_membership(add, false)
+                    .await
+                    .map_err(|e| raft_error(e.to_string()))?;
+            }
+        }
+        Stage::Promoted => {
+            tracing::info!(group, from = transfer.from, "transfer: removing the source");
+            let remove = if voters.contains(&transfer.from) {
+                ChangeMembers::RemoveVoters(BTreeSet::from([transfer.from]))
+            } else {
+                ChangeMembers::RemoveNodes(BTreeSet::from([transfer.from]))
+            };
+            replica
+                .raft
+                .change_membership(remove, false)
+                .await
+                .map_err(|e| raft_error(e.to_string()))?;
+        }
+        Stage::Done => {
+            tracing::info!(group, to = transfer.to, "transfer finished");
+            proposer
+                .propose(MetaCommand::FinishTransfer { group_id: group })
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stages_follow_the_membership() {
+        let moving = Transfer {
+            from: 1,
+            to: 2,
+            copy: false,
+        };
+        let set = |ids: &[PeerId]| ids.iter().copied().collect::<BTreeSet<_>>();
+        assert_eq!(stage(&moving, &set(&[1]), &set(&[1])), Stage::Starting);
+        assert_eq!(stage(&moving, &set(&[1]), &set(&[1, 2])), Stage::CatchingUp);
+        assert_eq!(
+            stage(&moving, &set(&[1, 2]), &set(&[1, 2])),
+            Stage::Promoted
+        );
+        assert_eq!(stage(&moving, &set(&[2]), &set(&[2])), Stage::Done);
+        let copying = Transfer {
+            copy: true,
+            ..moving
+        };
+        assert_eq!(stage(&copying, &set(&[1, 2]), &set(&[1, 2])), Stage::Done);
+    }
+}
