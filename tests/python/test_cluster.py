@@ -121,6 +121,81 @@ def test_collection_cluster_info_shows_every_replica(cluster):
     c.delete_collection(name)
 
 
+def test_a_shard_moves_and_replicates_through_the_client(cluster, clients, request):
+    name = f"cluster_move_{request.node.callspec.id}"
+    first, second, _ = clients
+    first.create_collection(
+        name,
+        vectors_config=models.VectorParams(size=DIM, distance=models.Distance.DOT),
+        shard_number=1,
+        replication_factor=1,
+    )
+    vectors = make_vectors(200)
+    points = [models.PointStruct(id=i, vector=vectors[i].tolist(), payload=payload(i)) for i in range(200)]
+    first.upsert(name, points=points, wait=True)
+    peers = {n.client().cluster_status().peer_id for n in cluster}
+
+    def holders():
+        info = second.collection_cluster_info(name)
+        local = {info.peer_id} if info.local_shards else set()
+        placed = local | {s.peer_id for s in info.remote_shards}
+        return placed, info
+
+    def settled(expected):
+        placed, info = holders()
+        return not info.shard_transfers and placed == expected
+
+    (source,), _ = holders()
+    target = min(peers - {source})
+    moved = second.cluster_collection_update(
+        name,
+        cluster_operation=models.MoveShardOperation(
+            move_shard=models.MoveShard(shard_id=0, from_peer_id=source, to_peer_id=target)
+        ),
+    )
+    assert moved is True
+    wait_until(lambda: settled({target}), "the move")
+    assert first.count(name, exact=True).count == 200
+
+    third_peer = max(peers - {target})
+    second.cluster_collection_update(
+        name,
+        cluster_operation=models.ReplicateShardOperation(
+            replicate_shard=models.ReplicateShard(shard_id=0, from_peer_id=target, to_peer_id=third_peer)
+        ),
+    )
+    wait_until(lambda: settled({target, third_peer}), "the replication")
+    second.cluster_collection_update(
+        name,
+        cluster_operation=models.DropReplicaOperation(
+            drop_replica=models.Replica(shard_id=0, peer_id=target)
+        ),
+    )
+    wait_until(lambda: settled({third_peer}), "the drop")
+    for c in clients:
+        assert c.count(name, exact=True).count == 200
+        assert c.retrieve(name, ids=[17], with_payload=True)[0].payload == payload(17)
+
+    # The last replica cannot go; a transfer from a peer without the shard is refused.
+    with pytest.raises(Exception) as refused:
+        first.cluster_collection_update(
+            name,
+            cluster_operation=models.DropReplicaOperation(
+                drop_replica=models.Replica(shard_id=0, peer_id=third_peer)
+            ),
+        )
+    assert "last replica" in str(refused.value)
+    with pytest.raises(Exception) as refused:
+        first.cluster_collection_update(
+            name,
+            cluster_operation=models.MoveShardOperation(
+                move_shard=models.MoveShard(shard_id=0, from_peer_id=target, to_peer_id=source)
+            ),
+        )
+    assert "no replica on peer" in str(refused.value)
+    first.delete_collection(name)
+
+
 def test_removing_a_peer_that_holds_replicas_needs_force(cluster):
     c = cluster[0].client()
     name = "cluster_remove"

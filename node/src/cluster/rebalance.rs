@@ -121,11 +121,16 @@ pub async fn rebalance(
     let state = ctx.meta.borrow().state.clone();
     let (nodes, shards) = planner_input(&state, leaders, collection, hints);
     let plan = planner::plan(&nodes, &shards);
-    for command in moves_to_start(&state, &plan, limit) {
-        tracing::info!(?command, "rebalance: starting a move");
+    start(proposer, moves_to_start(&state, &plan, limit)).await?;
+    Ok(plan)
+}
+
+async fn start(proposer: &MetaProposer, commands: Vec<MetaCommand>) -> Result<()> {
+    for command in commands {
+        tracing::info!(?command, "starting a move");
         proposer.propose(command).await?;
     }
-    Ok(plan)
+    Ok(())
 }
 
 /// On the metadata leader: moves the replicas of draining peers away, then removes the
@@ -154,16 +159,12 @@ async fn drain_step(
     membership: &Membership,
     draining: &BTreeSet<PeerId>,
 ) -> Result<()> {
-    let no_hints = BTreeMap::new();
-    rebalance(
-        ctx,
-        proposer,
-        &BTreeMap::new(),
-        None,
-        &no_hints,
-        DRAIN_CONCURRENCY,
-    )
-    .await?;
+    // Only the moves off draining peers: a drain is not a rebalance of the others.
+    let state = ctx.meta.borrow().state.clone();
+    let (nodes, shards) = planner_input(&state, &BTreeMap::new(), None, &BTreeMap::new());
+    let mut plan = planner::plan(&nodes, &shards);
+    plan.moves.retain(|m| draining.contains(&m.from));
+    start(proposer, moves_to_start(&state, &plan, DRAIN_CONCURRENCY)).await?;
     let state = ctx.meta.borrow().state.clone();
     for &peer in draining {
         let moving = state

@@ -53,11 +53,9 @@ fn a_new_node_takes_its_share_and_some_leaders() {
     assert_eq!(plan.moves.len(), 4, "{plan:?}");
     assert!(plan.moves.iter().all(|m| m.to == 4));
     let after = run(&nodes, &shards);
-    let counts = replica_counts(&nodes, &after);
-    assert_eq!(
-        counts.values().copied().collect::<Vec<_>>(),
-        vec![4, 5, 5, 4]
-    );
+    let mut counts: Vec<usize> = replica_counts(&nodes, &after).into_values().collect();
+    counts.sort();
+    assert_eq!(counts, vec![4, 4, 5, 5]);
     let leaders_of_4 = after.iter().filter(|s| s.leader == Some(4)).count();
     assert!(leaders_of_4 >= 1, "{after:?}");
 }
@@ -121,7 +119,8 @@ fn random_cluster(seed: u64) -> (Vec<PlanNode>, Vec<PlanShard>, u32) {
         .map(|id| PlanNode {
             id,
             zone: (zones > 0).then(|| format!("zone-{}", id % zones)),
-            weight: if zones == 0 && rng.gen_bool(0.2) {
+            // Heavier nodes only where their share stays reachable (one replica per shard).
+            weight: if zones == 0 && node_count >= 20 && rng.gen_bool(0.2) {
                 2.0
             } else {
                 1.0
