@@ -1,4 +1,4 @@
-//! Replica transfers, driven by the leader of the shard's group. A transfer recorded in the
+//! Replica transfers (and drops), driven by the leader of the shard's group. A transfer recorded in the
 //! metadata ([`super::meta::Transfer`]) moves through the group's membership one change at a
 //! time: the target joins as a learner (openraft streams it the latest snapshot in chunks,
 //! then the log tail), becomes a voter once it caught up, then a move removes the source;
@@ -125,8 +125,15 @@ pub async fn drive_transfers(
     let mut tick = tokio::time::interval(CHECK_EVERY);
     loop {
         tick.tick().await;
-        let transfers = ctx.meta.borrow().state.transfers.clone();
-        for (group, transfer) in transfers {
+        let (transfers, drops) = {
+            let view = ctx.meta.borrow();
+            (view.state.transfers.clone(), view.state.drops.clone())
+        };
+        let work = transfers
+            .into_iter()
+            .map(|(group, t)| (group, Work::Transfer(t)))
+            .chain(drops.into_iter().map(|(group, p)| (group, Work::Drop(p))));
+        for (group, work) in work {
             let Some(replica) = groups.replica(group) else {
                 continue;
             };
@@ -135,13 +142,56 @@ pub async fn drive_transfers(
             }
             let (ctx, proposer, busy) = (ctx.clone(), proposer.clone(), busy.clone());
             tokio::spawn(async move {
-                if let Err(e) = advance(&ctx, &replica, &transfer, &proposer).await {
+                let done = match &work {
+                    Work::Transfer(t) => advance(&ctx, &replica, t, &proposer).await,
+                    Work::Drop(peer) => drop_member(&replica, *peer, &proposer).await,
+                };
+                if let Err(e) = done {
                     tracing::warn!(group, error = %e, "transfer step failed; retrying");
                 }
                 busy.lock().remove(&group);
             });
         }
     }
+}
+
+/// What the leader of a group has to carry out.
+enum Work {
+    Transfer(Transfer),
+    /// Remove this peer's replica from the group, then from the placement.
+    Drop(PeerId),
+}
+
+/// Removes a dropped replica from the group's membership, then records it gone.
+async fn drop_member(replica: &LocalReplica, peer: PeerId, proposer: &MetaProposer) -> Result<()> {
+    let group = replica.group;
+    let membership = replica
+        .raft
+        .metrics()
+        .borrow()
+        .membership_config
+        .membership()
+        .clone();
+    let is_voter = membership.voter_ids().any(|v| v == peer);
+    let is_node = membership.nodes().any(|(id, _)| *id == peer);
+    let change = if is_voter {
+        ChangeMembers::RemoveVoters(BTreeSet::from([peer]))
+    } else if is_node {
+        ChangeMembers::RemoveNodes(BTreeSet::from([peer]))
+    } else {
+        tracing::info!(group, peer, "replica dropped");
+        proposer
+            .propose(MetaCommand::FinishDrop { group_id: group })
+            .await?;
+        return Ok(());
+    };
+    tracing::info!(group, peer, "drop: removing the replica from the group");
+    replica
+        .raft
+        .change_membership(change, false)
+        .await
+        .map_err(|e| GrapeError::unavailable(format!("group {group}: {e}")))?;
+    Ok(())
 }
 
 /// Takes the next step of one transfer.

@@ -84,6 +84,11 @@ pub struct ClusterState {
     /// time).
     #[serde(default)]
     pub transfers: BTreeMap<GroupId, Transfer>,
+    /// Replicas being dropped: each stays placed (and in its group) until the group's
+    /// leader removed it from the group's membership; a replica gone before that would be
+    /// a silent voter.
+    #[serde(default)]
+    pub drops: BTreeMap<GroupId, PeerId>,
     /// Peers whose replicas are moving elsewhere before they leave the cluster.
     #[serde(default)]
     pub draining: BTreeSet<PeerId>,
@@ -122,10 +127,14 @@ pub enum MetaCommand {
     AbortTransfer {
         group_id: GroupId,
     },
-    /// Drops one replica of a shard (never the last one, nor during a transfer).
+    /// Starts dropping one replica of a shard (never the last one, nor during a transfer).
     DropReplica {
         group_id: GroupId,
         peer_id: PeerId,
+    },
+    /// The group's membership no longer holds the dropped replica: unplace it.
+    FinishDrop {
+        group_id: GroupId,
     },
     SetDraining {
         peer_id: PeerId,
@@ -156,6 +165,7 @@ impl ClusterState {
             MetaCommand::DropReplica { group_id, peer_id } => {
                 self.drop_replica(*group_id, *peer_id)
             }
+            MetaCommand::FinishDrop { group_id } => Ok(self.finish_drop(*group_id)),
             MetaCommand::SetDraining { peer_id, draining } => {
                 if !self.peers.contains_key(peer_id) {
                     return Err(GrapeError::NotFound(format!("peer {peer_id}")));
@@ -317,6 +327,7 @@ impl ClusterState {
             }
         }
         self.transfers.retain(|_, t| t.from != peer && t.to != peer);
+        self.drops.retain(|_, p| *p != peer);
         self.draining.remove(&peer);
         self.peers.remove(&peer);
         Ok(true)
@@ -327,7 +338,7 @@ impl ClusterState {
             return Ok(false);
         }
         let shard_name = self.shard_name(group);
-        if self.transfers.contains_key(&group) {
+        if self.transfers.contains_key(&group) || self.drops.contains_key(&group) {
             return Err(GrapeError::bad_input(format!(
                 "{shard_name} is already involved in a transfer"
             )));
@@ -384,9 +395,12 @@ impl ClusterState {
 
     fn drop_replica(&mut self, group: GroupId, peer: PeerId) -> Result<bool> {
         let shard_name = self.shard_name(group);
-        if self.transfers.contains_key(&group) {
+        if self.drops.get(&group) == Some(&peer) {
+            return Ok(false);
+        }
+        if self.transfers.contains_key(&group) || self.drops.contains_key(&group) {
             return Err(GrapeError::bad_input(format!(
-                "{shard_name} is involved in a transfer; abort it first"
+                "{shard_name} is involved in a transfer or a drop; wait for it or abort it"
             )));
         }
         let shard = self
@@ -400,9 +414,19 @@ impl ClusterState {
                 "Cannot drop the last replica of {shard_name}"
             )));
         }
-        shard.replicas.remove(&peer);
         shard.seed = None;
+        self.drops.insert(group, peer);
         Ok(true)
+    }
+
+    fn finish_drop(&mut self, group: GroupId) -> bool {
+        let Some(peer) = self.drops.remove(&group) else {
+            return false;
+        };
+        if let Some(shard) = self.shard_of_group_mut(group) {
+            shard.replicas.remove(&peer);
+        }
+        true
     }
 
     /// "Shard 3 of collection c", for messages.

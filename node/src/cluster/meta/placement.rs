@@ -29,15 +29,18 @@ pub fn place_shards(
             // Among equals, rotate with the shard number so consecutive shards start on
             // different peers.
             let rotation = |i: usize| (i + n - shard % n) % n;
+            // The replicas go where the fewest replicas are; among them, the seed (which
+            // usually becomes leader) where the fewest shards start.
             let mut order: Vec<usize> = (0..peers.len()).collect();
-            // The first replica (the seed that usually becomes leader) goes where the
-            // fewest shards start; the others where the fewest replicas are.
-            order.sort_by_key(|&i| (firsts[i], load[i], rotation(i)));
-            let first = order.remove(0);
             order.sort_by_key(|&i| (load[i], rotation(i)));
-            firsts[first] += 1;
-            std::iter::once(first)
-                .chain(order.into_iter().take(replicas - 1))
+            let mut chosen: Vec<usize> = order.into_iter().take(replicas).collect();
+            let seed = (0..chosen.len())
+                .min_by_key(|&k| firsts[chosen[k]])
+                .expect("at least one replica");
+            chosen.swap(0, seed);
+            firsts[chosen[0]] += 1;
+            chosen
+                .into_iter()
                 .map(|i| {
                     load[i] += 1;
                     peers[i]
@@ -82,6 +85,18 @@ mod tests {
             vec![4, 4, 4]
         );
         assert_eq!(firsts.values().copied().collect::<Vec<_>>(), vec![2, 2, 2]);
+    }
+
+    #[test]
+    fn replica_load_stays_even_when_seeds_cannot() {
+        let peers = [1, 2, 3];
+        let mut per_peer = BTreeMap::new();
+        for replicas in place_shards(&peers, &empty_load(&peers), 3, 2) {
+            for p in replicas {
+                *per_peer.entry(p).or_insert(0) += 1;
+            }
+        }
+        assert_eq!(per_peer.into_values().collect::<Vec<_>>(), vec![2, 2, 2]);
     }
 
     #[test]

@@ -237,7 +237,7 @@ fn transfers_that_cannot_work_are_refused() {
         group_id: group,
         peer_id: 1,
     };
-    assert!(refused(&mut state, drop.clone()).contains("abort it first"));
+    assert!(refused(&mut state, drop.clone()).contains("wait for it or abort it"));
     state
         .apply(&MetaCommand::AbortTransfer { group_id: group })
         .unwrap();
@@ -264,4 +264,29 @@ fn removing_a_peer_ends_its_transfers_and_its_drain() {
     state.apply(&remove).unwrap();
     assert!(state.transfers.is_empty() && state.draining.is_empty());
     assert_eq!(replicas(&state, group), vec![(1, ReplicaState::Active)]);
+}
+
+#[test]
+fn a_dropped_replica_stays_placed_until_its_group_lets_it_go() {
+    let (mut state, group) = one_replica_on_peer_one();
+    let copy = MetaCommand::StartTransfer {
+        group_id: group,
+        transfer: transfer(1, 2, true),
+    };
+    state.apply(&copy).unwrap();
+    state
+        .apply(&MetaCommand::FinishTransfer { group_id: group })
+        .unwrap();
+    let drop = MetaCommand::DropReplica {
+        group_id: group,
+        peer_id: 1,
+    };
+    assert!(state.apply(&drop).unwrap());
+    assert!(!state.apply(&drop).unwrap());
+    assert_eq!(replicas(&state, group).len(), 2);
+    assert!(state
+        .apply(&MetaCommand::FinishDrop { group_id: group })
+        .unwrap());
+    assert_eq!(replicas(&state, group), vec![(2, ReplicaState::Active)]);
+    assert!(state.drops.is_empty());
 }
