@@ -21,6 +21,8 @@ pub const GROUP: &str = "grape.io";
 
 /// A Grape cluster: a StatefulSet of data nodes forming one Raft cluster, optional query
 /// nodes, and the Services, configuration and permissions around them.
+// Printer columns repeat `type_ = ...` by nature; clippy mistakes them for duplicates.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "grape.io",
@@ -272,6 +274,7 @@ pub struct NodeStatus {
 
 /// Where the shards of a VectorCluster's collections live: balanced automatically or pinned
 /// by hand, one move at a time or several.
+#[allow(clippy::duplicated_attributes)] // printer columns, as above
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "grape.io",

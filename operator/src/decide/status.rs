@@ -360,7 +360,11 @@ mod tests {
 
     #[test]
     fn a_refused_scale_in_is_degraded_with_the_reason() {
-        let (pods, nodes, none) = (pods(3, true), healthy_nodes(), VectorClusterStatus::default());
+        let (pods, nodes, none) = (
+            pods(3, true),
+            healthy_nodes(),
+            VectorClusterStatus::default(),
+        );
         let mut o = observe(&pods, &nodes, &none);
         o.desired_replicas = 1;
         o.refusal = Some(("ScaleInRefused", "replication factor 2 needs 2 data nodes"));
@@ -405,7 +409,11 @@ mod tests {
 
     #[test]
     fn paused_wins() {
-        let (pods, nodes, none) = (pods(3, true), healthy_nodes(), VectorClusterStatus::default());
+        let (pods, nodes, none) = (
+            pods(3, true),
+            healthy_nodes(),
+            VectorClusterStatus::default(),
+        );
         let mut o = observe(&pods, &nodes, &none);
         o.paused = true;
         assert_eq!(aggregate(&o).phase, Some(ClusterPhase::Paused));
