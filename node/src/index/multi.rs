@@ -60,7 +60,8 @@ impl MultiVectors {
         self.ranges.get(offset as usize).is_some_and(|r| r.1 > 0)
     }
 
-    pub fn len(&self) -> usize {
+    /// Number of offsets (holding multivectors or not).
+    pub fn offsets(&self) -> usize {
         self.ranges.len()
     }
 

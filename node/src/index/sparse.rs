@@ -77,7 +77,7 @@ impl SparseIndex {
     }
 
     /// Number of offsets (live, absent and retired).
-    pub fn len(&self) -> usize {
+    pub fn offsets(&self) -> usize {
         self.vectors.len()
     }
 
@@ -275,7 +275,7 @@ mod tests {
         let path = dir.path().join("sparse.bin");
         index.save(&path).unwrap();
         let loaded = SparseIndex::load(&path).unwrap();
-        assert_eq!(loaded.len(), 4);
+        assert_eq!(loaded.offsets(), 4);
         assert!(!loaded.has(0) && !loaded.has(1));
         assert_eq!(loaded.get(2), Some(&sparse(&[3, 7], &[0.5, 4.0])));
         assert_eq!(loaded.stats(&[3]), index.stats(&[3]));

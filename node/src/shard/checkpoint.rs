@@ -169,7 +169,7 @@ pub fn load(shard_dir: &Path, configs: &SpaceConfigs) -> Result<Option<ShardStat
         let index = SparseIndex::load(&dir.join(format!("sparse-{i}.bin"))).map_err(
             GrapeError::io(format!("read sparse vectors of {}", dir.display())),
         )?;
-        if index.len() != slots.len() {
+        if index.offsets() != slots.len() {
             return Err(corrupt(format!(
                 "sparse vector space `{name}` is not aligned with the slots"
             )));
@@ -183,7 +183,7 @@ pub fn load(shard_dir: &Path, configs: &SpaceConfigs) -> Result<Option<ShardStat
             MultiVectors::load(&dir.join(format!("multi-{i}.bin")), params.distance).map_err(
                 GrapeError::io(format!("read multivectors of {}", dir.display())),
             )?;
-        if vectors.len() != slots.len() {
+        if vectors.offsets() != slots.len() {
             return Err(corrupt(format!(
                 "multivector space `{name}` is not aligned with the slots"
             )));
