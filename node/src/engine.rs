@@ -563,6 +563,7 @@ pub fn config_from_request(request: CreateCollection) -> Result<CollectionConfig
             )));
         }
     }
+    check_sparse_names(&request)?;
     let hnsw_config = request
         .hnsw_config
         .map_or_else(HnswConfig::default, |d| HnswConfig::default().updated(&d));
@@ -589,11 +590,30 @@ pub fn config_from_request(request: CreateCollection) -> Result<CollectionConfig
             replication_factor: request.replication_factor.unwrap_or(1).max(1),
             write_consistency_factor: request.write_consistency_factor.unwrap_or(1).max(1),
             on_disk_payload: request.on_disk_payload.unwrap_or(true),
+            sparse_vectors: request.sparse_vectors.filter(|s| !s.is_empty()),
         },
         hnsw_config,
         optimizer_config: OptimizersConfig::default(),
         wal_config: WalConfig::default(),
     })
+}
+
+/// Sparse vectors are named, and a name is either dense or sparse.
+fn check_sparse_names(request: &CreateCollection) -> Result<()> {
+    let dense = request.vectors.named();
+    for name in request.sparse_vectors.iter().flat_map(|s| s.keys()) {
+        if name.is_empty() {
+            return Err(GrapeError::bad_input(
+                "Validation error in JSON body: [sparse_vectors: a sparse vector needs a non-empty name]",
+            ));
+        }
+        if dense.contains_key(name) {
+            return Err(GrapeError::bad_input(format!(
+                "Validation error in JSON body: [sparse_vectors.{name}: the name is already used by a dense vector]"
+            )));
+        }
+    }
+    Ok(())
 }
 
 pub fn apply_update(config: &mut CollectionConfig, update: &UpdateCollection) -> Result<()> {
