@@ -12,8 +12,8 @@ use crate::error::{GrapeError, Result};
 use crate::payload::JsonPath;
 use crate::routing::shard_for;
 use crate::shard::{
-    FieldSchema, Projection, ReadConsistency, Shard, ShardAccess, ShardScroll, ShardSearch,
-    SpaceConfigs,
+    FieldSchema, Projection, QueryVector, ReadConsistency, Shard, ShardAccess, ShardScroll,
+    ShardSearch, SpaceConfigs,
 };
 use crate::types::*;
 
@@ -173,11 +173,26 @@ impl Collection {
         read: ReadConsistency,
     ) -> Result<Vec<ScoredPoint>> {
         self.validate_filter(request.filter.as_ref())?;
-        let distance = self.distance_of(request.vector.name())?;
+        let name = request.vector.name();
+        let (vector, higher_is_better) = match &request.vector {
+            NamedVector::Sparse { vector, .. } => (
+                QueryVector::Sparse(self.sparse_query(name, vector, read)?),
+                true,
+            ),
+            NamedVector::Multi { vector, .. } => {
+                self.distance_of(name)?;
+                (QueryVector::Multi(vector.clone()), true)
+            }
+            dense => {
+                let distance = self.distance_of(name)?;
+                let vector = dense.dense().unwrap_or_default().to_vec();
+                (QueryVector::Dense(vector), distance.higher_is_better())
+            }
+        };
         let offset = request.offset.unwrap_or(0);
         let search = ShardSearch {
-            vector_name: request.vector.name().to_string(),
-            vector: request.vector.vector().to_vec(),
+            vector_name: name.to_string(),
+            vector,
             filter: request.filter.clone(),
             params: request.params.clone(),
             top: offset + request.limit,
@@ -191,7 +206,7 @@ impl Collection {
         for shard in &self.shards {
             hits.extend(shard.search(&search, read)?);
         }
-        if distance.higher_is_better() {
+        if higher_is_better {
             hits.sort_by(|a, b| b.score.total_cmp(&a.score));
         } else {
             hits.sort_by(|a, b| a.score.total_cmp(&b.score));
@@ -304,6 +319,59 @@ impl Collection {
         self.shards.iter().try_for_each(|s| s.checkpoint())
     }
 
+    /// The sparse query as shards score it: validated, and for an `idf` space each value
+    /// weighted by its dimension's IDF over the whole collection (all shards).
+    fn sparse_query(
+        &self,
+        name: &str,
+        vector: &SparseVector,
+        read: ReadConsistency,
+    ) -> Result<SparseVector> {
+        let params = self.sparse_params(name)?;
+        vector
+            .validate()
+            .map_err(|e| GrapeError::bad_input(format!("Validation error: query vector: {e}")))?;
+        if !params.uses_idf() {
+            return Ok(vector.clone());
+        }
+        let mut total = 0;
+        let mut doc_freq = vec![0; vector.indices.len()];
+        for shard in &self.shards {
+            let stats = shard.sparse_stats(name, &vector.indices, read)?;
+            total += stats.vectors;
+            doc_freq
+                .iter_mut()
+                .zip(&stats.doc_freq)
+                .for_each(|(n, s)| *n += s);
+        }
+        let values = vector
+            .values
+            .iter()
+            .zip(&doc_freq)
+            .map(|(v, &n)| v * idf(n, total))
+            .collect();
+        Ok(SparseVector {
+            indices: vector.indices.clone(),
+            values,
+        })
+    }
+
+    fn sparse_params(&self, name: &str) -> Result<SparseVectorParams> {
+        let meta = self.meta.read();
+        let params = &meta.config.params;
+        if let Some(sparse) = params.sparse_vectors.as_ref().and_then(|s| s.get(name)) {
+            return Ok(sparse.clone());
+        }
+        if params.vectors.named().contains_key(name) {
+            return Err(GrapeError::bad_input(format!(
+                "Wrong vector type: `{name}` is a dense vector, a sparse one was given"
+            )));
+        }
+        Err(GrapeError::bad_input(format!(
+            "Not existing vector name error: {name}"
+        )))
+    }
+
     fn distance_of(&self, vector_name: &str) -> Result<Distance> {
         let named = self.meta.read().config.params.vectors.named();
         named.get(vector_name).map(|p| p.distance).ok_or_else(|| {
@@ -344,16 +412,24 @@ pub fn indexed_fields(schema: &BTreeMap<String, FieldIndex>) -> Vec<(JsonPath, F
 
 /// The vector spaces a collection's shards hold, with their effective HNSW settings.
 pub fn space_configs(config: &CollectionConfig) -> SpaceConfigs {
-    config
+    let (multi, dense): (BTreeMap<_, _>, BTreeMap<_, _>) = config
         .params
         .vectors
         .named()
+        .into_iter()
+        .partition(|(_, params)| params.multivector_config.is_some());
+    let dense = dense
         .into_iter()
         .map(|(name, params)| {
             let hnsw = config.hnsw_for(&params);
             (name, (params, hnsw))
         })
-        .collect()
+        .collect();
+    SpaceConfigs {
+        dense,
+        sparse: config.params.sparse_vectors.clone().unwrap_or_default(),
+        multi,
+    }
 }
 
 /// Splits one operation into the parts each shard must apply.

@@ -88,6 +88,29 @@ pub struct Engine {
     /// Set when the node is part of a cluster: metadata then lives in the cluster, not in
     /// this node's sled trees.
     consensus: OnceLock<Arc<dyn MetaConsensus>>,
+    /// The node's defaults for parameters a create request omits (set once at start-up).
+    collection_defaults: OnceLock<CollectionDefaults>,
+}
+
+/// Collection parameters a node applies when a create request omits them (`None`: the
+/// built-in default, 1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CollectionDefaults {
+    pub shard_number: Option<u32>,
+    pub replication_factor: Option<u32>,
+    pub write_consistency_factor: Option<u32>,
+}
+
+impl CollectionDefaults {
+    /// Fills the parameters `request` leaves out.
+    pub fn apply(&self, mut request: CreateCollection) -> CreateCollection {
+        request.shard_number = request.shard_number.or(self.shard_number);
+        request.replication_factor = request.replication_factor.or(self.replication_factor);
+        request.write_consistency_factor = request
+            .write_consistency_factor
+            .or(self.write_consistency_factor);
+        request
+    }
 }
 
 impl Engine {
@@ -120,6 +143,7 @@ impl Engine {
             collections: RwLock::new(BTreeMap::new()),
             aliases: RwLock::new(aliases),
             consensus: OnceLock::new(),
+            collection_defaults: OnceLock::new(),
         };
         engine.load_collections()?;
         Ok(engine)
@@ -163,11 +187,17 @@ impl Engine {
         self.data_dir.join("snapshots").join(name)
     }
 
+    /// Sets the defaults for parameters create requests omit; only the first call counts.
+    pub fn set_collection_defaults(&self, defaults: CollectionDefaults) {
+        let _ = self.collection_defaults.set(defaults);
+    }
+
     /// Creates a collection; fails if the name is taken.
     pub fn create_collection(&self, name: &str, request: CreateCollection) -> Result<()> {
         validate_collection_name(name)?;
+        let defaults = self.collection_defaults.get().copied().unwrap_or_default();
         let meta = CollectionMeta {
-            config: config_from_request(request)?,
+            config: config_from_request(defaults.apply(request))?,
             payload_schema: BTreeMap::new(),
         };
         if let Some(consensus) = self.consensus() {
@@ -533,6 +563,7 @@ pub fn config_from_request(request: CreateCollection) -> Result<CollectionConfig
             )));
         }
     }
+    check_sparse_names(&request)?;
     let hnsw_config = request
         .hnsw_config
         .map_or_else(HnswConfig::default, |d| HnswConfig::default().updated(&d));
@@ -559,11 +590,30 @@ pub fn config_from_request(request: CreateCollection) -> Result<CollectionConfig
             replication_factor: request.replication_factor.unwrap_or(1).max(1),
             write_consistency_factor: request.write_consistency_factor.unwrap_or(1).max(1),
             on_disk_payload: request.on_disk_payload.unwrap_or(true),
+            sparse_vectors: request.sparse_vectors.filter(|s| !s.is_empty()),
         },
         hnsw_config,
         optimizer_config: OptimizersConfig::default(),
         wal_config: WalConfig::default(),
     })
+}
+
+/// Sparse vectors are named, and a name is either dense or sparse.
+fn check_sparse_names(request: &CreateCollection) -> Result<()> {
+    let dense = request.vectors.named();
+    for name in request.sparse_vectors.iter().flat_map(|s| s.keys()) {
+        if name.is_empty() {
+            return Err(GrapeError::bad_input(
+                "Validation error in JSON body: [sparse_vectors: a sparse vector needs a non-empty name]",
+            ));
+        }
+        if dense.contains_key(name) {
+            return Err(GrapeError::bad_input(format!(
+                "Validation error in JSON body: [sparse_vectors.{name}: the name is already used by a dense vector]"
+            )));
+        }
+    }
+    Ok(())
 }
 
 pub fn apply_update(config: &mut CollectionConfig, update: &UpdateCollection) -> Result<()> {
@@ -602,4 +652,41 @@ pub fn apply_update(config: &mut CollectionConfig, update: &UpdateCollection) ->
         };
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_defaults_fill_what_a_create_request_omits() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::open(dir.path()).unwrap();
+        engine.set_collection_defaults(CollectionDefaults {
+            shard_number: Some(3),
+            replication_factor: Some(2),
+            write_consistency_factor: None,
+        });
+        let create =
+            |body: serde_json::Value| -> CreateCollection { serde_json::from_value(body).unwrap() };
+        let vectors = serde_json::json!({"size": 4, "distance": "Dot"});
+        engine
+            .create_collection("implicit", create(serde_json::json!({"vectors": vectors})))
+            .unwrap();
+        let explicit = serde_json::json!({"vectors": vectors, "shard_number": 1});
+        engine
+            .create_collection("explicit", create(explicit))
+            .unwrap();
+        let params = |name: &str| engine.collection(name).unwrap().config().params;
+        let implicit = params("implicit");
+        assert_eq!(
+            (
+                implicit.shard_number,
+                implicit.replication_factor,
+                implicit.write_consistency_factor
+            ),
+            (3, 2, 1)
+        );
+        assert_eq!(params("explicit").shard_number, 1);
+    }
 }

@@ -8,7 +8,7 @@
 //!   metadata and shards, and the routing of requests between peers.
 //! - [`collection::Collection`]: configuration plus shards; routes writes, merges reads.
 //! - [`shard::Shard`]: WAL + in-memory state + checkpoints; the unit of replication.
-//! - [`index`]: vector storage, SIMD distances and the HNSW graph.
+//! - [`index`]: vector storage, SIMD distances, the HNSW graph, sparse and multivector indexes.
 //! - [`filter`] and [`payload`]: Qdrant's filter language and payload key paths.
 //!
 //! ```no_run
@@ -18,6 +18,7 @@
 //! let engine = Engine::open(std::path::Path::new("./data")).unwrap();
 //! let vectors = VectorsConfig::Single(VectorParams {
 //!     size: 4, distance: Distance::Cosine, hnsw_config: None, on_disk: None,
+//!     multivector_config: None,
 //! });
 //! let create: CreateCollection = serde_json::from_value(serde_json::json!({
 //!     "vectors": {"size": 4, "distance": "Cosine"}

@@ -99,7 +99,10 @@ impl Matrix {
         let records = collection.retrieve(&ids, &projection, read)?;
         let vectors: Vec<(PointId, Vec<f32>)> = records
             .into_iter()
-            .filter_map(|r| Some((r.id, r.vector?.into_named().remove(&using)?)))
+            .filter_map(|r| {
+                let vector = r.vector?.into_named().remove(&using)?;
+                Some((r.id, vector.as_dense()?.to_vec()))
+            })
             .collect();
         let higher_is_better = distance.higher_is_better();
         let neighbours = vectors

@@ -82,9 +82,11 @@ pub fn search_groups(
     read: ReadConsistency,
 ) -> Result<GroupsResult> {
     let query = QueryRequest {
-        query: Some(QueryInterface::Nearest(VectorInput::Dense(
-            request.vector.vector().to_vec(),
-        ))),
+        query: Some(QueryInterface::Nearest(match &request.vector {
+            NamedVector::Sparse { vector, .. } => VectorInput::Sparse(vector.clone()),
+            NamedVector::Multi { vector, .. } => VectorInput::Multi(vector.clone()),
+            dense => VectorInput::Dense(dense.dense().unwrap_or_default().to_vec()),
+        })),
         using: Some(request.vector.name().to_string()),
         filter: request.filter,
         params: request.params,
@@ -166,6 +168,10 @@ struct Planner<'e> {
     engine: &'e Engine,
     collection: Arc<Collection>,
     distances: BTreeMap<String, Distance>,
+    /// Names of the sparse vectors.
+    sparse: HashSet<String>,
+    /// Names of the multivectors.
+    multi: HashSet<String>,
     /// The consistency every read of the query asks of the shards.
     read: ReadConsistency,
 }
@@ -173,18 +179,28 @@ struct Planner<'e> {
 impl<'e> Planner<'e> {
     fn new(engine: &'e Engine, collection: &str, read: ReadConsistency) -> Result<Self> {
         let collection = engine.collection(collection)?;
-        let distances = collection
-            .config()
-            .params
-            .vectors
-            .named()
+        let params = collection.config().params;
+        let named = params.vectors.named();
+        let distances = named
+            .iter()
+            .map(|(name, params)| (name.clone(), params.distance))
+            .collect();
+        let multi = named
             .into_iter()
-            .map(|(name, params)| (name, params.distance))
+            .filter(|(_, params)| params.multivector_config.is_some())
+            .map(|(name, _)| name)
+            .collect();
+        let sparse = params
+            .sparse_vectors
+            .unwrap_or_default()
+            .into_keys()
             .collect();
         Ok(Planner {
             engine,
             collection,
             distances,
+            sparse,
+            multi,
             read,
         })
     }
@@ -241,10 +257,25 @@ impl<'e> Planner<'e> {
     fn run_leaf(&self, stage: &Stage, top: usize) -> Result<Ranked> {
         match &stage.query {
             None => self.by_id_order(stage.filter.as_ref(), top),
+            Some(Query::Nearest(nearest)) if self.sparse.contains(stage.using) => {
+                reject_mmr(nearest)?;
+                let (vector, exclude) = self.resolve_sparse(&nearest.nearest, stage)?;
+                self.search_named(stage, self.named_sparse(stage, vector), &exclude, None, top)
+            }
+            Some(Query::Nearest(nearest)) if self.multi.contains(stage.using) => {
+                reject_mmr(nearest)?;
+                let (vector, exclude) = self.resolve_multi(&nearest.nearest, stage)?;
+                self.search_named(stage, self.named_multi(stage, vector), &exclude, None, top)
+            }
             Some(Query::Nearest(nearest)) => {
                 reject_mmr(nearest)?;
                 let (vector, exclude) = self.resolve(&nearest.nearest, stage)?;
                 self.nearest(stage, vector, &exclude, top)
+            }
+            Some(Query::Recommend(_) | Query::Discover(_) | Query::Context(_))
+                if self.sparse.contains(stage.using) || self.multi.contains(stage.using) =>
+            {
+                Err(examples_unsupported())
             }
             Some(Query::Recommend(reco)) => {
                 let strategy = reco.recommend.strategy.unwrap_or_default();
@@ -261,23 +292,18 @@ impl<'e> Planner<'e> {
                             positive,
                             negative,
                         )?;
-                        let mut hits = Vec::new();
-                        self.scan(
-                            stage.filter.as_ref(),
-                            false,
-                            &WithVector::Names(vec![stage.using.to_string()]),
-                            |record| {
-                                if exclude.contains(&record.id) {
-                                    return;
-                                }
-                                if let Some(v) = vector_of(record, stage.using) {
-                                    hits.push(hit(record.id, scorer.score(v)));
-                                }
-                            },
-                        )?;
-                        Ok(rank(hits, true, top))
+                        self.score_all(stage, &exclude, |v| scorer.score(v), top)
                     }
                 }
+            }
+            Some(Query::Discover(DiscoverQuery { discover })) => {
+                let (scorer, exclude) =
+                    self.context_scorer(Some(&discover.target), &discover.context, stage)?;
+                self.score_all(stage, &exclude, |v| scorer.score(v), top)
+            }
+            Some(Query::Context(ContextQuery { context })) => {
+                let (scorer, exclude) = self.context_scorer(None, context, stage)?;
+                self.score_all(stage, &exclude, |v| scorer.score(v), top)
             }
             Some(Query::OrderBy(order)) => {
                 let order = order.order_by.to_order_by();
@@ -352,6 +378,23 @@ impl<'e> Planner<'e> {
             candidates.iter().map(|h| (h.id, h.version)).collect();
         let ids: Vec<PointId> = candidates.iter().map(|h| h.id).collect();
         match query {
+            Query::Nearest(nearest) if self.sparse.contains(stage.using) => {
+                reject_mmr(nearest)?;
+                let (vector, exclude) = self.resolve_sparse(&nearest.nearest, stage)?;
+                let named = self.named_sparse(stage, vector);
+                self.search_named(stage, named, &exclude, Some(&ids), top)
+            }
+            Query::Nearest(nearest) if self.multi.contains(stage.using) => {
+                reject_mmr(nearest)?;
+                let (vector, exclude) = self.resolve_multi(&nearest.nearest, stage)?;
+                let named = self.named_multi(stage, vector);
+                self.search_named(stage, named, &exclude, Some(&ids), top)
+            }
+            Query::Recommend(_) | Query::Discover(_) | Query::Context(_)
+                if self.sparse.contains(stage.using) || self.multi.contains(stage.using) =>
+            {
+                Err(examples_unsupported())
+            }
             Query::Nearest(nearest) => {
                 reject_mmr(nearest)?;
                 let distance = self.distance(stage.using)?;
@@ -426,6 +469,15 @@ impl<'e> Planner<'e> {
                 order_hits(records, &order, top)
             }
             Query::Sample(_) => Ok(sample(ids, top)),
+            Query::Discover(DiscoverQuery { discover }) => {
+                let (scorer, exclude) =
+                    self.context_scorer(Some(&discover.target), &discover.context, stage)?;
+                self.score_candidates(stage, &ids, &versions, &exclude, |v| scorer.score(v), top)
+            }
+            Query::Context(ContextQuery { context }) => {
+                let (scorer, exclude) = self.context_scorer(None, context, stage)?;
+                self.score_candidates(stage, &ids, &versions, &exclude, |v| scorer.score(v), top)
+            }
             Query::Fusion(_) | Query::Rrf(_) => Err(GrapeError::Internal(
                 "fusion queries are combined, not rescored".to_string(),
             )),
@@ -476,6 +528,216 @@ impl<'e> Planner<'e> {
             hits,
             higher_is_better: distance.higher_is_better(),
         })
+    }
+
+    fn named_sparse(&self, stage: &Stage, vector: SparseVector) -> NamedVector {
+        NamedVector::Sparse {
+            name: stage.using.to_string(),
+            vector,
+        }
+    }
+
+    fn named_multi(&self, stage: &Stage, vector: Vec<Vec<f32>>) -> NamedVector {
+        NamedVector::Multi {
+            name: stage.using.to_string(),
+            vector,
+        }
+    }
+
+    /// Points by a sparse vector's dot product (only those sharing a dimension with it) or a
+    /// multivector's MaxSim — both higher-is-better — without the excluded ids, and among
+    /// `within` when given (rescoring prefetches).
+    fn search_named(
+        &self,
+        stage: &Stage,
+        vector: NamedVector,
+        exclude: &HashSet<PointId>,
+        within: Option<&[PointId]>,
+        top: usize,
+    ) -> Result<Ranked> {
+        let filter = match within {
+            Some(ids) => merge_filters(stage.filter.as_ref(), Some(&has_id(ids)?))?,
+            None => stage.filter.clone(),
+        };
+        let request = SearchRequest {
+            vector,
+            filter,
+            params: stage.params.cloned(),
+            limit: top + exclude.len(),
+            offset: None,
+            with_payload: Some(WithPayload::Bool(false)),
+            with_vector: Some(WithVector::Bool(false)),
+            score_threshold: stage.score_threshold,
+        };
+        let hits = self
+            .collection
+            .search(&request, self.read)?
+            .into_iter()
+            .filter(|p| !exclude.contains(&p.id))
+            .map(|p| Hit {
+                id: p.id,
+                version: p.version,
+                score: p.score,
+                order_value: None,
+            })
+            .take(top)
+            .collect();
+        Ok(Ranked {
+            hits,
+            higher_is_better: true,
+        })
+    }
+
+    /// The sparse query vector of a nearest query on a sparse vector, and the ids to leave
+    /// out (as for dense vectors).
+    fn resolve_sparse(
+        &self,
+        input: &VectorInput,
+        stage: &Stage,
+    ) -> Result<(SparseVector, HashSet<PointId>)> {
+        let mut exclude = HashSet::new();
+        let vector = match input {
+            VectorInput::Sparse(v) => v.clone(),
+            VectorInput::Id(id) => {
+                let (collection, name) = match stage.lookup_from {
+                    Some(lookup) => (
+                        self.engine.collection(&lookup.collection)?,
+                        lookup.vector.as_deref().unwrap_or(stage.using),
+                    ),
+                    None => {
+                        exclude.insert(*id);
+                        (self.collection.clone(), stage.using)
+                    }
+                };
+                stored_sparse_vector(&collection, *id, name, self.read)?
+            }
+            VectorInput::Dense(_) | VectorInput::Multi(_) => {
+                return Err(GrapeError::bad_input(format!(
+                    "Wrong vector type: `{}` is a sparse vector, a dense one was given",
+                    stage.using
+                )))
+            }
+            VectorInput::Unsupported(value) => return Err(unsupported_input(value)),
+        };
+        Ok((vector, exclude))
+    }
+
+    /// Scores every matching point with a vector in the stage's space (higher is better).
+    fn score_all(
+        &self,
+        stage: &Stage,
+        exclude: &HashSet<PointId>,
+        score: impl Fn(&[f32]) -> f32,
+        top: usize,
+    ) -> Result<Ranked> {
+        let mut hits = Vec::new();
+        self.scan(
+            stage.filter.as_ref(),
+            false,
+            &WithVector::Names(vec![stage.using.to_string()]),
+            |record| {
+                if exclude.contains(&record.id) {
+                    return;
+                }
+                if let Some(v) = vector_of(record, stage.using) {
+                    hits.push(hit(record.id, score(v)));
+                }
+            },
+        )?;
+        Ok(rank(hits, true, top))
+    }
+
+    /// Scores the candidates of prefetches (higher is better).
+    fn score_candidates(
+        &self,
+        stage: &Stage,
+        ids: &[PointId],
+        versions: &HashMap<PointId, u64>,
+        exclude: &HashSet<PointId>,
+        score: impl Fn(&[f32]) -> f32,
+        top: usize,
+    ) -> Result<Ranked> {
+        let records = self.with_vectors(ids, stage.using)?;
+        let hits = records
+            .iter()
+            .filter(|r| !exclude.contains(&r.id))
+            .filter_map(|r| {
+                Some(Hit {
+                    version: versions.get(&r.id).copied().unwrap_or(0),
+                    ..hit(r.id, score(vector_of(r, stage.using)?))
+                })
+            })
+            .collect();
+        Ok(rank(hits, true, top))
+    }
+
+    /// The scorer of a discover (with a target) or context query, and the example ids to
+    /// leave out of results.
+    fn context_scorer(
+        &self,
+        target: Option<&VectorInput>,
+        pairs: &[ContextPair],
+        stage: &Stage,
+    ) -> Result<(ContextScorer, HashSet<PointId>)> {
+        let mut exclude = HashSet::new();
+        let target = target
+            .map(|t| self.vector_input(t, stage, &mut exclude))
+            .transpose()?;
+        let pairs = pairs
+            .iter()
+            .map(|pair| {
+                Ok((
+                    self.vector_input(&pair.positive, stage, &mut exclude)?,
+                    self.vector_input(&pair.negative, stage, &mut exclude)?,
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if target.is_none() && pairs.is_empty() {
+            return Err(GrapeError::bad_input(
+                "Bad request: a context query needs at least one pair",
+            ));
+        }
+        let scorer = ContextScorer {
+            distance: self.distance(stage.using)?,
+            target,
+            pairs,
+        };
+        Ok((scorer, exclude))
+    }
+
+    /// The multivector of a nearest query on a multivector (a single dense vector counts as
+    /// a multivector of one), and the ids to leave out.
+    fn resolve_multi(
+        &self,
+        input: &VectorInput,
+        stage: &Stage,
+    ) -> Result<(Vec<Vec<f32>>, HashSet<PointId>)> {
+        let mut exclude = HashSet::new();
+        let vector = match input {
+            VectorInput::Multi(v) => v.clone(),
+            VectorInput::Dense(v) => vec![v.clone()],
+            VectorInput::Id(id) => {
+                let (collection, name) = match stage.lookup_from {
+                    Some(lookup) => (
+                        self.engine.collection(&lookup.collection)?,
+                        lookup.vector.as_deref().unwrap_or(stage.using),
+                    ),
+                    None => {
+                        exclude.insert(*id);
+                        (self.collection.clone(), stage.using)
+                    }
+                };
+                stored_multivector(&collection, *id, name, self.read)?
+            }
+            VectorInput::Sparse(_) => {
+                return Err(GrapeError::bad_input(format!(
+                    "Wrong vector type: {} is a multivector, a sparse one was given",
+                    shown_name(stage.using)
+                )))
+            }
+            VectorInput::Unsupported(value) => return Err(unsupported_input(value)),
+        };
+        Ok((vector, exclude))
     }
 
     /// Points in id order (a query without `query`), scored 0.
@@ -550,18 +812,24 @@ impl<'e> Planner<'e> {
                     stored_vector(&self.collection, *id, stage.using, self.read)
                 }
             },
+            VectorInput::Sparse(_) => Err(GrapeError::bad_input(format!(
+                "Wrong vector type: {} is not a sparse vector, a sparse one was given",
+                shown_name(stage.using)
+            ))),
+            VectorInput::Multi(_) => Err(GrapeError::bad_input(format!(
+                "Wrong vector type: {} is not a multivector, a multivector was given",
+                shown_name(stage.using)
+            ))),
             VectorInput::Unsupported(value) => Err(unsupported_input(value)),
         }
     }
 
     fn distance(&self, using: &str) -> Result<Distance> {
         self.distances.get(using).copied().ok_or_else(|| {
-            let shown = if using.is_empty() {
-                "(default vector)"
-            } else {
-                using
-            };
-            GrapeError::bad_input(format!("Not existing vector name error: {shown}"))
+            GrapeError::bad_input(format!(
+                "Not existing vector name error: {}",
+                shown_name(using)
+            ))
         })
     }
 
@@ -792,70 +1060,83 @@ fn apply_threshold(mut ranked: Ranked, threshold: Option<f32>, top: usize) -> Ra
     ranked
 }
 
-/// Reciprocal rank fusion: each source adds `weight / (k + rank)` (rank from 1) to a point.
+/// Reciprocal rank fusion: the point at 0-based position `p` of a source with weight `w`
+/// gets `1 / ((p + 1) / w + k - 1)` (`1 / (k + p)` for `w = 1`; nothing for `w <= 0`), summed
+/// over sources, as Qdrant scores it.
 fn rrf(sources: Vec<Ranked>, params: &Rrf, top: usize) -> Ranked {
     let k = params.k.unwrap_or(DEFAULT_RRF_K) as f32;
-    let mut fused: Vec<Hit> = Vec::new();
-    let mut index: HashMap<PointId, usize> = HashMap::new();
+    let mut fused = Fused::default();
     for (i, source) in sources.into_iter().enumerate() {
         let weight = params
             .weights
             .as_ref()
             .and_then(|w| w.get(i).copied())
             .unwrap_or(1.0);
-        for (rank, h) in source.hits.into_iter().enumerate() {
-            let add = weight / (k + rank as f32 + 1.0);
-            match index.get(&h.id) {
-                Some(&j) => fused[j].score += add,
-                None => {
-                    index.insert(h.id, fused.len());
-                    fused.push(Hit {
-                        score: add,
-                        order_value: None,
-                        ..h
-                    });
-                }
-            }
+        for (position, h) in source.hits.into_iter().enumerate() {
+            fused.add(h, rrf_score(position, weight, k));
         }
     }
-    rank(fused, true, top)
+    rank(fused.hits, true, top)
 }
 
-/// Distribution-based score fusion: each source's scores are normalized to [0, 1] using
-/// mean ± 3 standard deviations (distances are negated first), then summed per point.
+pub fn rrf_score(position: usize, weight: f32, k: f32) -> f32 {
+    if weight <= 0.0 {
+        return 0.0;
+    }
+    1.0 / ((position as f32 + 1.0) / weight + k - 1.0)
+}
+
+/// Distribution-based score fusion: each source's scores are normalized with its mean ± 3
+/// sample standard deviations mapped to 0 and 1 (a lone score, or equal ones, become 0.5;
+/// distances are negated first), then summed per point.
 fn dbsf(sources: Vec<Ranked>, top: usize) -> Ranked {
-    let mut fused: Vec<Hit> = Vec::new();
-    let mut index: HashMap<PointId, usize> = HashMap::new();
+    let mut fused = Fused::default();
     for source in sources {
         let sign = if source.higher_is_better { 1.0 } else { -1.0 };
         let scores: Vec<f32> = source.hits.iter().map(|h| sign * h.score).collect();
-        if scores.is_empty() {
-            continue;
+        for (h, s) in source.hits.into_iter().zip(dbsf_normalize(&scores)) {
+            fused.add(h, s);
         }
-        let n = scores.len() as f32;
-        let mean = scores.iter().sum::<f32>() / n;
-        let std = (scores.iter().map(|s| (s - mean).powi(2)).sum::<f32>() / n).sqrt();
-        let (low, high) = (mean - 3.0 * std, mean + 3.0 * std);
-        for (h, s) in source.hits.into_iter().zip(scores) {
-            let normalized = if high > low {
-                ((s - low) / (high - low)).clamp(0.0, 1.0)
-            } else {
-                0.5
-            };
-            match index.get(&h.id) {
-                Some(&j) => fused[j].score += normalized,
-                None => {
-                    index.insert(h.id, fused.len());
-                    fused.push(Hit {
-                        score: normalized,
-                        order_value: None,
-                        ..h
-                    });
-                }
+    }
+    rank(fused.hits, true, top)
+}
+
+pub fn dbsf_normalize(scores: &[f32]) -> Vec<f32> {
+    let n = scores.len();
+    if n < 2 {
+        return vec![0.5; n];
+    }
+    let mean = scores.iter().sum::<f32>() / n as f32;
+    let variance = scores.iter().map(|s| (s - mean).powi(2)).sum::<f32>() / (n - 1) as f32;
+    if variance == 0.0 {
+        return vec![0.5; n];
+    }
+    let std = variance.sqrt();
+    let low = mean - 3.0 * std;
+    scores.iter().map(|s| (s - low) / (6.0 * std)).collect()
+}
+
+/// Points of several sources with their summed fusion scores, in order of first sight.
+#[derive(Default)]
+struct Fused {
+    hits: Vec<Hit>,
+    index: HashMap<PointId, usize>,
+}
+
+impl Fused {
+    fn add(&mut self, hit: Hit, score: f32) {
+        match self.index.get(&hit.id) {
+            Some(&j) => self.hits[j].score += score,
+            None => {
+                self.index.insert(hit.id, self.hits.len());
+                self.hits.push(Hit {
+                    score,
+                    order_value: None,
+                    ..hit
+                });
             }
         }
     }
-    rank(fused, true, top)
 }
 
 fn sample(mut ids: Vec<PointId>, top: usize) -> Ranked {
@@ -1020,9 +1301,11 @@ fn unsupported_input(value: &serde_json::Value) -> GrapeError {
                 "Unable to parse point id `{s}`: a point id is an unsigned integer or a UUID"
             ))
         }
-        serde_json::Value::Array(_) => "multivectors".to_string(),
+        serde_json::Value::Array(_) => "this vector form".to_string(),
         serde_json::Value::Object(map) if map.contains_key("indices") => {
-            "sparse vectors".to_string()
+            return GrapeError::bad_input(
+                "Unable to parse the sparse vector: expected {\"indices\": [unsigned integers], \"values\": [numbers]}",
+            )
         }
         serde_json::Value::Object(map) => {
             let keys: Vec<&str> = map.keys().map(String::as_str).collect();
@@ -1054,12 +1337,81 @@ fn stored_vector(
         .ok_or_else(|| GrapeError::bad_input(format!("Point {id} has no vector named `{name}`")))
 }
 
+/// The sparse vector `name` of point `id` in `collection`.
+fn stored_sparse_vector(
+    collection: &Collection,
+    id: PointId,
+    name: &str,
+    read: ReadConsistency,
+) -> Result<SparseVector> {
+    let records = collection.retrieve(
+        &[id],
+        &Projection {
+            with_payload: WithPayload::Bool(false),
+            with_vector: WithVector::Names(vec![name.to_string()]),
+        },
+        read,
+    )?;
+    let record = records.first().ok_or(GrapeError::PointNotFound(id))?;
+    match record.vector.as_ref() {
+        Some(VectorStruct::Named(map)) => map.get(name).and_then(Vector::as_sparse).cloned(),
+        _ => None,
+    }
+    .ok_or_else(|| GrapeError::bad_input(format!("Point {id} has no sparse vector named `{name}`")))
+}
+
 fn vector_of<'a>(record: &'a Record, name: &str) -> Option<&'a [f32]> {
     match record.vector.as_ref()? {
         VectorStruct::Single(v) if name == DEFAULT_VECTOR_NAME => Some(v),
         VectorStruct::Single(_) => None,
-        VectorStruct::Named(map) => map.get(name).map(Vec::as_slice),
+        VectorStruct::Named(map) => map.get(name).and_then(Vector::as_dense),
     }
+}
+
+/// A vector name as errors show it.
+fn shown_name(name: &str) -> &str {
+    if name.is_empty() {
+        "(default vector)"
+    } else {
+        name
+    }
+}
+
+/// A filter keeping only the given points.
+fn has_id(ids: &[PointId]) -> Result<Filter> {
+    serde_json::from_value(serde_json::json!({"must": [{"has_id": ids}]}))
+        .map_err(|e| GrapeError::Internal(format!("build has_id filter: {e}")))
+}
+
+fn examples_unsupported() -> GrapeError {
+    GrapeError::bad_input(
+        "Grape does not support recommend, discover and context queries on sparse vectors and multivectors yet",
+    )
+}
+
+/// The multivector `name` of point `id` in `collection`.
+fn stored_multivector(
+    collection: &Collection,
+    id: PointId,
+    name: &str,
+    read: ReadConsistency,
+) -> Result<Vec<Vec<f32>>> {
+    let records = collection.retrieve(
+        &[id],
+        &Projection {
+            with_payload: WithPayload::Bool(false),
+            with_vector: WithVector::Names(vec![name.to_string()]),
+        },
+        read,
+    )?;
+    let record = records.first().ok_or(GrapeError::PointNotFound(id))?;
+    match record.vector.as_ref() {
+        Some(VectorStruct::Named(map)) => {
+            map.get(name).and_then(Vector::as_multi).map(<[_]>::to_vec)
+        }
+        _ => None,
+    }
+    .ok_or_else(|| GrapeError::bad_input(format!("Point {id} has no multivector named `{name}`")))
 }
 
 /// `avg(pos) + avg(pos) - avg(neg)`, or `avg(pos)` without negatives.
@@ -1141,8 +1493,49 @@ impl RecommendScorer {
     }
 }
 
+/// Scores points for discover and context queries, as Qdrant does.
+struct ContextScorer {
+    distance: Distance,
+    target: Option<Vec<f32>>,
+    /// (positive, negative) examples.
+    pairs: Vec<(Vec<f32>, Vec<f32>)>,
+}
+
+impl ContextScorer {
+    /// Discover: Σ over pairs of +1 / 0 / −1 (closer to the positive, as close, closer to the
+    /// negative), plus the sigmoid-scaled similarity to the target, so the pairs rank first
+    /// and the target orders within a rank. Context: Σ over pairs of
+    /// `sigmoid(min(sim(pos) − sim(neg) − ε, 0))`, 0 when every pair is satisfied.
+    fn score(&self, v: &[f32]) -> f32 {
+        let sim = |e: &[f32]| similarity(self.distance, e, v);
+        match &self.target {
+            Some(target) => {
+                let rank: f32 = self
+                    .pairs
+                    .iter()
+                    .map(|(p, n)| match sim(p).total_cmp(&sim(n)) {
+                        std::cmp::Ordering::Greater => 1.0,
+                        std::cmp::Ordering::Equal => 0.0,
+                        std::cmp::Ordering::Less => -1.0,
+                    })
+                    .sum();
+                rank + scaled_fast_sigmoid(sim(target))
+            }
+            None => self
+                .pairs
+                .iter()
+                .map(|(p, n)| fast_sigmoid((sim(p) - sim(n) - f32::EPSILON).min(0.0)))
+                .sum(),
+        }
+    }
+}
+
+fn fast_sigmoid(x: f32) -> f32 {
+    x / (1.0 + x.abs())
+}
+
 fn scaled_fast_sigmoid(x: f32) -> f32 {
-    0.5 * (x / (1.0 + x.abs()) + 1.0)
+    0.5 * (fast_sigmoid(x) + 1.0)
 }
 
 /// The score in the collection's convention (distance for Euclid and Manhattan).
@@ -1159,13 +1552,20 @@ pub fn score(distance: Distance, a: &[f32], b: &[f32]) -> f32 {
     }
 }
 
-/// A higher-is-better similarity: the score, negated for distances.
+/// A higher-is-better similarity as Qdrant computes it internally for example-based
+/// queries: the score for Cosine and Dot, the negated squared distance for Euclid, the
+/// negated distance for Manhattan.
 fn similarity(distance: Distance, a: &[f32], b: &[f32]) -> f32 {
-    let s = score(distance, a, b);
-    if distance.higher_is_better() {
-        s
-    } else {
-        -s
+    match distance {
+        Distance::Cosine | Distance::Dot | Distance::Manhattan => {
+            let s = score(distance, a, b);
+            if distance.higher_is_better() {
+                s
+            } else {
+                -s
+            }
+        }
+        Distance::Euclid => -a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f32>(),
     }
 }
 

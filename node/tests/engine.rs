@@ -250,7 +250,7 @@ fn payload_and_vector_operations_apply_in_order() {
         Some(json!({"y": 2, "z": 3}).as_object().unwrap().clone())
     );
     let mut expected = std::collections::HashMap::new();
-    expected.insert("b".to_string(), vec![5.0, 5.0]);
+    expected.insert("b".to_string(), Vector::Dense(vec![5.0, 5.0]));
     assert_eq!(record.vector, Some(VectorStruct::Named(expected)));
     // Point 1 lost vector `a`: a search on `a` cannot return it, one on `b` does.
     assert!(search(

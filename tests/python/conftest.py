@@ -49,7 +49,7 @@ class GrapeNode:
         self.grpc_port = free_port()
         self.data_dir = tempfile.mkdtemp(prefix="grape-pytest-")
         self.log = open(Path(self.data_dir) / "node.log", "wb")
-        command = [
+        self.command = [
             node_binary(),
             "--host", "127.0.0.1",
             "--http-port", str(self.http_port),
@@ -57,11 +57,24 @@ class GrapeNode:
             "--data-dir", str(Path(self.data_dir) / "data"),
             *extra_args,
         ]
-        process_env = {k: v for k, v in os.environ.items() if not k.startswith("GRAPE_")}
-        process_env.update(env or {})
-        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT, env=process_env)
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("GRAPE_")}
+        self.env.update(env or {})
         self.url = f"http://127.0.0.1:{self.http_port}"
+        self._spawn()
+
+    def _spawn(self) -> None:
+        self.process = subprocess.Popen(self.command, stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
         self._wait_ready()
+
+    def restart(self, kill: bool = False) -> None:
+        """Stops the process (SIGKILL when `kill`, else SIGTERM) and starts it again on the same
+        data directory and ports."""
+        if kill:
+            self.process.kill()
+        else:
+            self.process.terminate()
+        self.process.wait(timeout=20)
+        self._spawn()
 
     def _wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout

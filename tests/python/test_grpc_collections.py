@@ -40,12 +40,14 @@ def test_collection_errors_carry_grpc_codes(client, collection_name):
         client.create_collection(collection_name, vectors_config=models.VectorParams(size=DIM, distance=models.Distance.DOT))
     assert exists.value.code() == grpc.StatusCode.ALREADY_EXISTS
     assert "already exists" in exists.value.details()
-    with pytest.raises(grpc.RpcError) as sparse:
+    with pytest.raises(grpc.RpcError) as clash:
         client.create_collection(
-            f"{collection_name}_sparse", vectors_config={}, sparse_vectors_config={"s": models.SparseVectorParams()}
+            f"{collection_name}_clash",
+            vectors_config={"s": models.VectorParams(size=DIM, distance=models.Distance.DOT)},
+            sparse_vectors_config={"s": models.SparseVectorParams()},
         )
-    assert sparse.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert not client.collection_exists(f"{collection_name}_sparse")
+    assert clash.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert not client.collection_exists(f"{collection_name}_clash")
 
 
 def test_snapshots_are_created_listed_and_deleted(client, grape_node, collection_name):

@@ -118,8 +118,8 @@ def test_prefetch_rescoring_and_rrf_fusion(client, collection_name):
     )
     la, lb = ranking(vectors, a)[:10], ranking(vectors, b)[:10]
 
-    def rrf(i):  # Grape's RRF: sum of 1 / (k + rank), k = 2, ranks from 1.
-        return sum(1.0 / (2 + l.index(i) + 1) for l in (la, lb) if i in l)
+    def rrf(i):  # Qdrant's RRF (as the client's local mode): sum of 1 / (k + position), k = 2, positions from 0.
+        return sum(1.0 / (2 + l.index(i)) for l in (la, lb) if i in l)
 
     union = sorted(set(la) | set(lb), key=lambda i: (-rrf(i), i))
     assert [p.id for p in fused.points] == union[:5]

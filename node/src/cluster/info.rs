@@ -224,3 +224,43 @@ pub fn is_ready(cluster: &Cluster) -> bool {
         .all(|r| r.leader().is_some());
     has_leader && reconciled && shards_led
 }
+
+/// What a node reports of itself (in Kubernetes, into its VectorCluster's `status.nodes`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeReport {
+    pub peer_id: u64,
+    pub ready: bool,
+    /// Role in the metadata group.
+    pub role: &'static str,
+    /// Shard replicas held here, and how many of their groups this node leads.
+    pub shards: u32,
+    pub leader_shards: u32,
+    /// Points in the local replicas.
+    pub points: u64,
+}
+
+pub fn node_report(cluster: &Cluster) -> NodeReport {
+    let me = cluster.ctx.peer_id;
+    let replicas = cluster.groups.replicas();
+    let leader_shards = replicas.iter().filter(|r| r.leader() == Some(me)).count();
+    let engine = &cluster.engine;
+    let points: usize = engine
+        .list_collections()
+        .iter()
+        .filter_map(|name| engine.collection(name).ok())
+        .flat_map(|c| {
+            c.shards()
+                .iter()
+                .filter_map(|s| s.local().map(|l| l.points_count()))
+                .collect::<Vec<_>>()
+        })
+        .sum();
+    NodeReport {
+        peer_id: me,
+        ready: is_ready(cluster),
+        role: role_name(cluster.groups.meta.metrics().borrow().state),
+        shards: replicas.len() as u32,
+        leader_shards: leader_shards as u32,
+        points: points as u64,
+    }
+}

@@ -270,6 +270,11 @@ impl Cluster {
         info::is_ready(self)
     }
 
+    /// This node's own state, as it reports it to Kubernetes.
+    pub fn node_report(&self) -> info::NodeReport {
+        info::node_report(self)
+    }
+
     /// Stops every Raft group (checkpointing is the engine's shutdown).
     pub async fn shutdown(&self) {
         for replica in self.groups.replicas() {

@@ -3,10 +3,14 @@
 mod codec;
 mod distance;
 mod hnsw;
+mod multi;
+mod sparse;
 mod vectors;
 
 pub use distance::{key_to_score, order_key, preprocess, score};
 pub use hnsw::HnswIndex;
+pub use multi::{max_sim, MultiVectors};
+pub use sparse::{SparseIndex, SparseStats};
 pub use vectors::DenseVectors;
 
 /// A result inside one vector space: an offset and the score Qdrant reports for it.
@@ -14,6 +18,14 @@ pub use vectors::DenseVectors;
 pub struct ScoredOffset {
     pub offset: u32,
     pub score: f32,
+}
+
+/// The `top` highest scores, best first (ties by offset).
+pub fn top_k(scored: impl Iterator<Item = ScoredOffset>, top: usize) -> Vec<ScoredOffset> {
+    let mut all: Vec<ScoredOffset> = scored.collect();
+    all.sort_unstable_by(|a, b| b.score.total_cmp(&a.score).then(a.offset.cmp(&b.offset)));
+    all.truncate(top);
+    all
 }
 
 /// Scores every candidate and keeps the `top` best (exact, brute-force search).

@@ -265,7 +265,7 @@ fn rrf_fuses_prefetches_by_rank() {
         let part = |l: &[u64]| {
             l.iter()
                 .position(|&x| x == i)
-                .map_or(0.0, |r| 1.0 / (DEFAULT_RRF_K as f32 + r as f32 + 1.0))
+                .map_or(0.0, |r| 1.0 / (DEFAULT_RRF_K as f32 + r as f32))
         };
         part(&la) + part(&lb)
     };
@@ -511,4 +511,272 @@ fn search_batch_and_unsupported_inputs() {
         query(&engine, "missing", QueryRequest::default()),
         Err(GrapeError::CollectionNotFound(_))
     ));
+}
+
+/// Point `i`'s sparse vector: three dimensions from disjoint ranges, so indices are unique.
+fn sparse_of_point(i: u64) -> SparseVector {
+    SparseVector {
+        indices: vec![(i % 5) as u32, 5 + (i % 7) as u32, 12 + (i % 4) as u32],
+        values: (0..3)
+            .map(|j| 1.0 + ((i * 13 + j) % 10) as f32 / 10.0)
+            .collect(),
+    }
+}
+
+/// A collection `s` with a dense vector `d` (as in `setup`) and sparse vectors `plain` and
+/// `weighted` (idf) on points `0..n`, over `shards` shards.
+fn setup_sparse(dir: &std::path::Path, n: u64, shards: u32) -> Engine {
+    let engine = Engine::open(dir).unwrap();
+    let config = json!({
+        "vectors": {"d": {"size": 2, "distance": "Dot"}},
+        "sparse_vectors": {"plain": {}, "weighted": {"modifier": "idf", "index": {"on_disk": false}}},
+        "shard_number": shards,
+    });
+    engine
+        .create_collection("s", serde_json::from_value(config).unwrap())
+        .unwrap();
+    let points: Vec<serde_json::Value> = (0..n)
+        .map(|i| {
+            json!({
+                "id": i,
+                "vector": {"d": vector_of_point(i), "plain": sparse_of_point(i), "weighted": sparse_of_point(i)},
+                "payload": {"i": i},
+            })
+        })
+        .collect();
+    let op: PointOperation = serde_json::from_value(json!({"upsert": {"points": points}})).unwrap();
+    engine
+        .collection("s")
+        .unwrap()
+        .update(vec![op], true)
+        .unwrap();
+    engine
+}
+
+/// Brute-force sparse scores of points `0..n` against `query`, with IDF weights if asked:
+/// only points sharing a dimension, best first, ties by id.
+fn sparse_reference(n: u64, query: &SparseVector, with_idf: bool) -> Vec<(u64, f32)> {
+    let weight = |dim: u32| {
+        if !with_idf {
+            return 1.0;
+        }
+        let df = (0..n)
+            .filter(|&i| sparse_of_point(i).indices.contains(&dim))
+            .count() as f64;
+        ((n as f64 - df + 0.5) / (df + 0.5) + 1.0).ln() as f32
+    };
+    let mut scored: Vec<(u64, f32)> = (0..n)
+        .filter_map(|i| {
+            let v = sparse_of_point(i);
+            let mut shared = false;
+            let mut score = 0.0;
+            for (d, q) in query.indices.iter().zip(&query.values) {
+                if let Some(pos) = v.indices.iter().position(|x| x == d) {
+                    shared = true;
+                    score += q * weight(*d) * v.values[pos];
+                }
+            }
+            shared.then_some((i, score))
+        })
+        .collect();
+    scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    scored
+}
+
+fn assert_matches_reference(got: &[ScoredPoint], expected: &[(u64, f32)]) {
+    assert_eq!(got.len(), expected.len());
+    for (p, (id, score)) in got.iter().zip(expected) {
+        assert!((p.score - score).abs() < 1e-4, "{p:?} vs {id}: {score}");
+    }
+    // Ids agree except where scores tie.
+    let by_score = |l: &[(u64, f32)]| {
+        l.iter()
+            .map(|x| (x.1 * 1e4).round() as i64)
+            .collect::<Vec<_>>()
+    };
+    let got_pairs: Vec<(u64, f32)> = ids(got)
+        .into_iter()
+        .zip(got.iter().map(|p| p.score))
+        .collect();
+    assert_eq!(by_score(&got_pairs), by_score(expected));
+}
+
+#[test]
+fn sparse_nearest_matches_brute_force_with_and_without_idf() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 60;
+    let engine = setup_sparse(dir.path(), n, 3);
+    let q = SparseVector {
+        indices: vec![2, 7, 13, 40],
+        values: vec![0.5, 1.5, 1.0, 3.0],
+    };
+    for (using, idf) in [("plain", false), ("weighted", true)] {
+        let got = query(
+            &engine,
+            "s",
+            request(json!({"query": q, "using": using, "limit": 7})),
+        )
+        .unwrap();
+        let expected = sparse_reference(n, &q, idf);
+        assert_matches_reference(&got, &expected[..7]);
+        // Filter and score threshold.
+        let threshold = expected[10].1;
+        let got = query(
+            &engine,
+            "s",
+            request(json!({
+                "query": {"nearest": q}, "using": using, "limit": 100,
+                "filter": {"must": [{"key": "i", "range": {"gte": 20}}]},
+                "score_threshold": threshold,
+            })),
+        )
+        .unwrap();
+        let filtered: Vec<(u64, f32)> = expected
+            .iter()
+            .copied()
+            .filter(|&(i, s)| i >= 20 && s >= threshold)
+            .collect();
+        assert_matches_reference(&got, &filtered);
+    }
+}
+
+#[test]
+fn idf_follows_writes_and_sparse_vectors_survive_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 30;
+    let q = SparseVector {
+        indices: vec![1, 6],
+        values: vec![1.0, 1.0],
+    };
+    let engine = setup_sparse(dir.path(), n, 1);
+    let before = query(
+        &engine,
+        "s",
+        request(json!({"query": q, "using": "weighted"})),
+    )
+    .unwrap();
+    let delete: PointOperation =
+        serde_json::from_value(json!({"delete": {"points": (n - 10..n).collect::<Vec<_>>()}}))
+            .unwrap();
+    let collection = engine.collection("s").unwrap();
+    collection.update(vec![delete], true).unwrap();
+    let after = query(
+        &engine,
+        "s",
+        request(json!({"query": q, "using": "weighted", "limit": 100})),
+    )
+    .unwrap();
+    assert_matches_reference(&after, &sparse_reference(n - 10, &q, true));
+    assert_ne!(before[0].score, after[0].score, "IDF follows deletions");
+    drop((collection, engine));
+    // WAL replay.
+    let engine = Engine::open(dir.path()).unwrap();
+    let replayed = query(
+        &engine,
+        "s",
+        request(json!({"query": q, "using": "weighted", "limit": 100})),
+    )
+    .unwrap();
+    assert_eq!(replayed, after);
+    // Checkpoint load.
+    engine.collection("s").unwrap().checkpoint().unwrap();
+    drop(engine);
+    let engine = Engine::open(dir.path()).unwrap();
+    let loaded = query(
+        &engine,
+        "s",
+        request(json!({"query": q, "using": "weighted", "limit": 100, "with_vector": ["plain"]})),
+    )
+    .unwrap();
+    assert_eq!(ids(&loaded), ids(&after));
+    let first = ids(&loaded)[0];
+    let Some(VectorStruct::Named(vectors)) = &loaded[0].vector else {
+        panic!("vectors asked for")
+    };
+    assert_eq!(vectors["plain"], Vector::Sparse(sparse_of_point(first)));
+}
+
+#[test]
+fn bad_sparse_vectors_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = setup_sparse(dir.path(), 5, 1);
+    let collection = engine.collection("s").unwrap();
+    for vector in [
+        json!({"plain": {"indices": [1, 2], "values": [1.0]}}),
+        json!({"plain": {"indices": [3, 3], "values": [1.0, 2.0]}}),
+        json!({"d": {"indices": [3], "values": [1.0]}}),
+        json!({"plain": [1.0, 2.0]}),
+    ] {
+        let op: PointOperation =
+            serde_json::from_value(json!({"upsert": {"points": [{"id": 9, "vector": vector}]}}))
+                .unwrap();
+        let err = collection.update(vec![op], true).unwrap_err();
+        assert!(matches!(err, GrapeError::BadInput(_)), "{vector}: {err}");
+    }
+    let err = query(
+        &engine,
+        "s",
+        request(json!({"query": {"indices": [1, 1], "values": [1.0, 1.0]}, "using": "plain"})),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("unique"), "{err}");
+}
+
+#[test]
+fn hybrid_rrf_of_sparse_and_dense_prefetches() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 40;
+    let engine = setup_sparse(dir.path(), n, 2);
+    let q = SparseVector {
+        indices: vec![3, 9],
+        values: vec![1.0, 2.0],
+    };
+    let d = [0.3f32, 1.0];
+    let got = query(
+        &engine,
+        "s",
+        request(json!({
+            "prefetch": [
+                {"query": q, "using": "plain", "limit": 8},
+                {"query": d, "using": "d", "limit": 8},
+            ],
+            "query": {"fusion": "rrf"},
+            "limit": 5,
+        })),
+    )
+    .unwrap();
+    let sparse_list: Vec<u64> = sparse_reference(n, &q, false)
+        .into_iter()
+        .take(8)
+        .map(|x| x.0)
+        .collect();
+    let dense_list = brute_force(n, |i| dot(&d, &vector_of_point(i)), true)[..8].to_vec();
+    for p in &got {
+        let id = ids(std::slice::from_ref(p))[0];
+        let part = |l: &[u64]| {
+            l.iter()
+                .position(|&x| x == id)
+                .map_or(0.0, |r| 1.0 / (r as f32 + 2.0))
+        };
+        assert!((p.score - (part(&sparse_list) + part(&dense_list))).abs() < 1e-6);
+    }
+    assert!(got.windows(2).all(|w| w[0].score >= w[1].score));
+}
+
+#[test]
+fn fusion_formulas_follow_qdrant() {
+    // RRF with k = 2: 1/2, 1/3, ...; a weight of 2 halves the rank term.
+    assert_eq!(rrf_score(0, 1.0, 2.0), 0.5);
+    assert_eq!(rrf_score(1, 1.0, 2.0), 1.0 / 3.0);
+    assert_eq!(rrf_score(1, 2.0, 2.0), 1.0 / 2.0);
+    assert_eq!(rrf_score(0, 0.0, 2.0), 0.0);
+    // DBSF: mean ± 3 sample standard deviations map to 0 and 1.
+    let scores = [1.0f32, 2.0, 3.0];
+    let normalized = dbsf_normalize(&scores);
+    let std = 1.0f32; // sample std of 1, 2, 3
+    for (s, n) in scores.iter().zip(&normalized) {
+        assert!((n - (s - (2.0 - 3.0 * std)) / (6.0 * std)).abs() < 1e-6);
+    }
+    assert_eq!(dbsf_normalize(&[4.0]), vec![0.5]);
+    assert_eq!(dbsf_normalize(&[4.0, 4.0]), vec![0.5, 0.5]);
 }

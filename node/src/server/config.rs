@@ -59,6 +59,16 @@ pub struct NodeConfig {
     /// `RUST_LOG`, when set, takes precedence.
     #[arg(long, env = "GRAPE_LOG_LEVEL", default_value = "info")]
     pub log_level: String,
+    /// Shards of a new collection whose create request does not say (default 1).
+    #[arg(long, env = "GRAPE_DEFAULT_SHARD_NUMBER")]
+    pub default_shard_number: Option<u32>,
+    /// Replicas per shard of a new collection whose create request does not say (default 1).
+    #[arg(long, env = "GRAPE_DEFAULT_REPLICATION_FACTOR")]
+    pub default_replication_factor: Option<u32>,
+    /// Write consistency factor of a new collection whose create request does not say
+    /// (default 1).
+    #[arg(long, env = "GRAPE_DEFAULT_WRITE_CONSISTENCY_FACTOR")]
+    pub default_write_consistency_factor: Option<u32>,
     /// YAML file with any of the settings above (snake_case keys).
     #[arg(long, env = "GRAPE_CONFIG")]
     pub config: Option<PathBuf>,
@@ -80,6 +90,9 @@ pub struct FileConfig {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub log_level: Option<String>,
+    pub default_shard_number: Option<u32>,
+    pub default_replication_factor: Option<u32>,
+    pub default_write_consistency_factor: Option<u32>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -116,9 +129,9 @@ pub enum Access {
 }
 
 impl NodeConfig {
-    /// Parses the process's arguments and environment, then the config file; prints help or
-    /// an error and exits on bad arguments.
-    /// How this node takes part in a cluster: `None` without `--uri` (a single node).
+    /// How this node takes part in a cluster: `None` without `--uri` (a single node). A
+    /// `--bootstrap` equal to `--uri` means "form the cluster", so that every member of a
+    /// StatefulSet can be given the first pod's address.
     pub fn cluster_settings(&self) -> anyhow::Result<Option<crate::cluster::ClusterSettings>> {
         let Some(uri) = &self.uri else {
             if self.bootstrap.is_some() {
@@ -130,16 +143,30 @@ impl NodeConfig {
             std::net::ToSocketAddrs::to_socket_addrs(&(self.host.as_str(), self.p2p_port))?
                 .next()
                 .ok_or_else(|| anyhow::anyhow!("--host {} resolves to no address", self.host))?;
+        let uri = uri.trim_end_matches('/').to_string();
+        let bootstrap = self
+            .bootstrap
+            .as_ref()
+            .map(|b| b.trim_end_matches('/').to_string())
+            .filter(|b| *b != uri);
         Ok(Some(crate::cluster::ClusterSettings {
-            uri: uri.trim_end_matches('/').to_string(),
-            bootstrap: self
-                .bootstrap
-                .as_ref()
-                .map(|b| b.trim_end_matches('/').to_string()),
+            uri,
+            bootstrap,
             listen,
         }))
     }
 
+    /// The collection parameters used when a create request omits them.
+    pub fn collection_defaults(&self) -> crate::engine::CollectionDefaults {
+        crate::engine::CollectionDefaults {
+            shard_number: self.default_shard_number,
+            replication_factor: self.default_replication_factor,
+            write_consistency_factor: self.default_write_consistency_factor,
+        }
+    }
+
+    /// Parses the process's arguments and environment, then the config file; prints help or
+    /// an error and exits on bad arguments.
     pub fn load() -> Result<NodeConfig, ConfigError> {
         let matches = NodeConfig::command().get_matches();
         NodeConfig::from_matches(&matches)
@@ -209,6 +236,21 @@ impl NodeConfig {
         );
         fill(&mut self.tls_key, file.tls_key.map(Some), unset("tls_key"));
         fill(&mut self.log_level, file.log_level, unset("log_level"));
+        fill(
+            &mut self.default_shard_number,
+            file.default_shard_number.map(Some),
+            unset("default_shard_number"),
+        );
+        fill(
+            &mut self.default_replication_factor,
+            file.default_replication_factor.map(Some),
+            unset("default_replication_factor"),
+        );
+        fill(
+            &mut self.default_write_consistency_factor,
+            file.default_write_consistency_factor.map(Some),
+            unset("default_write_consistency_factor"),
+        );
     }
 
     /// What the presented key (if any) allows. Comparison is constant-time.
@@ -392,6 +434,56 @@ mod tests {
         });
         assert_eq!(c.tls_cert, Some(PathBuf::from("c.pem")));
         assert_eq!(c.tls_key, Some(PathBuf::from("key.pem")));
+    }
+
+    #[test]
+    fn bootstrap_equal_to_own_uri_forms_the_cluster() {
+        let uri = "http://grape-0.grape-headless:6335";
+        let settings = |bootstrap: &str| {
+            with_env(&[], || {
+                NodeConfig::load_from([
+                    "grape-node",
+                    "--host",
+                    "127.0.0.1",
+                    "--uri",
+                    uri,
+                    "--bootstrap",
+                    bootstrap,
+                ])
+                .unwrap()
+            })
+            .cluster_settings()
+            .unwrap()
+            .unwrap()
+        };
+        assert_eq!(settings(&format!("{uri}/")).bootstrap, None);
+        let joining = settings("http://grape-0.grape-headless:6335/x");
+        assert_eq!(
+            joining.bootstrap.as_deref(),
+            Some("http://grape-0.grape-headless:6335/x")
+        );
+    }
+
+    #[test]
+    fn collection_defaults_from_file_env_and_flags() {
+        let file = yaml("default_shard_number: 4\ndefault_replication_factor: 2\n");
+        let path = file.path().to_str().unwrap().to_string();
+        let c = with_env(&[("GRAPE_DEFAULT_REPLICATION_FACTOR", "3")], || {
+            NodeConfig::load_from([
+                "grape-node",
+                "--config",
+                &path,
+                "--default-write-consistency-factor",
+                "2",
+            ])
+            .unwrap()
+        });
+        let defaults = c.collection_defaults();
+        assert_eq!(defaults.shard_number, Some(4));
+        assert_eq!(defaults.replication_factor, Some(3));
+        assert_eq!(defaults.write_consistency_factor, Some(2));
+        let none = with_env(&[], || NodeConfig::load_from(["grape-node"]).unwrap());
+        assert_eq!(none.collection_defaults().shard_number, None);
     }
 
     #[test]

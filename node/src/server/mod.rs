@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod grpc;
+pub mod kube_status;
 pub mod rest;
 pub mod tls;
 
@@ -30,10 +31,14 @@ pub struct AppState {
 pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
     let tls = tls::TlsFiles::load(&config)?.map(Arc::new);
     let engine = Arc::new(Engine::open(&config.data_dir)?);
+    engine.set_collection_defaults(config.collection_defaults());
     let cluster = match config.cluster_settings()? {
         Some(settings) => Some(Cluster::start(settings, &config.data_dir, engine.clone()).await?),
         None => None,
     };
+    if let (Some(cluster), Some(identity)) = (&cluster, kube_status::KubeIdentity::from_env()) {
+        kube_status::spawn(identity, cluster.clone(), config.data_dir.clone());
+    }
     let state = AppState {
         engine: engine.clone(),
         cluster: cluster.clone(),

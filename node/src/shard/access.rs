@@ -4,19 +4,30 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{FieldSchema, Key, OrderQuery, Projection, Shard, ShardQuery};
+use super::{FieldSchema, Key, MultiQuery, OrderQuery, Projection, Shard, ShardQuery, SparseQuery};
 use crate::error::Result;
 use crate::filter::Filter;
+use crate::index::SparseStats;
 use crate::payload::JsonPath;
-use crate::types::{PointId, PointOperation, Record, ScoredPoint, SearchParams};
+use crate::types::{PointId, PointOperation, Record, ScoredPoint, SearchParams, SparseVector};
 
 pub use crate::types::ReadConsistency;
+
+/// The vector a search looks for neighbours of.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum QueryVector {
+    Dense(Vec<f32>),
+    /// Scored by dot product; IDF weights, if any, are already applied to its values.
+    Sparse(SparseVector),
+    /// Scored by MaxSim.
+    Multi(Vec<Vec<f32>>),
+}
 
 /// A search in one shard.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ShardSearch {
     pub vector_name: String,
-    pub vector: Vec<f32>,
+    pub vector: QueryVector,
     pub filter: Option<Filter>,
     pub params: Option<SearchParams>,
     /// Number of best results wanted (the request's offset plus limit).
@@ -26,12 +37,32 @@ pub struct ShardSearch {
 }
 
 impl ShardSearch {
-    pub fn as_query(&self) -> ShardQuery<'_> {
+    pub fn dense_query<'a>(&'a self, vector: &'a [f32]) -> ShardQuery<'a> {
         ShardQuery {
             vector_name: &self.vector_name,
-            vector: &self.vector,
+            vector,
             filter: self.filter.as_ref(),
             params: self.params.as_ref(),
+            top: self.top,
+            score_threshold: self.score_threshold,
+        }
+    }
+
+    pub fn multi_query<'a>(&'a self, vector: &'a [Vec<f32>]) -> MultiQuery<'a> {
+        MultiQuery {
+            vector_name: &self.vector_name,
+            vector,
+            filter: self.filter.as_ref(),
+            top: self.top,
+            score_threshold: self.score_threshold,
+        }
+    }
+
+    pub fn sparse_query<'a>(&'a self, vector: &'a SparseVector) -> SparseQuery<'a> {
+        SparseQuery {
+            vector_name: &self.vector_name,
+            vector,
+            filter: self.filter.as_ref(),
             top: self.top,
             score_threshold: self.score_threshold,
         }
@@ -79,6 +110,8 @@ pub trait ShardAccess: Send + Sync {
     /// Applies operations durably; returns the sequence number they were applied at.
     fn update(&self, ops: Vec<PointOperation>) -> Result<u64>;
     fn search(&self, search: &ShardSearch, read: ReadConsistency) -> Result<Vec<ScoredPoint>>;
+    /// Vector and document-frequency counts of a sparse space, for IDF.
+    fn sparse_stats(&self, name: &str, dims: &[u32], read: ReadConsistency) -> Result<SparseStats>;
     fn retrieve(
         &self,
         ids: &[PointId],
@@ -125,7 +158,16 @@ impl ShardAccess for Shard {
     }
 
     fn search(&self, search: &ShardSearch, _read: ReadConsistency) -> Result<Vec<ScoredPoint>> {
-        Shard::search(self, &search.as_query(), &search.projection)
+        Shard::run_search(self, search)
+    }
+
+    fn sparse_stats(
+        &self,
+        name: &str,
+        dims: &[u32],
+        _read: ReadConsistency,
+    ) -> Result<SparseStats> {
+        Shard::sparse_stats(self, name, dims)
     }
 
     fn retrieve(

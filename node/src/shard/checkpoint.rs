@@ -3,7 +3,9 @@
 //!
 //! Layout: `CURRENT` names the live checkpoint directory `checkpoint-<seq>`, which holds
 //! `meta.json`, `slots.jsonl` (one line per offset) and, per vector space `i` (in name
-//! order), `vectors-i.bin`, `present-i.bin`, `hnsw-i.bin`. `CURRENT` is replaced atomically
+//! order), `vectors-i.bin`, `present-i.bin`, `hnsw-i.bin`, and per sparse vector space `i`
+//! `sparse-i.bin` (its posting lists are rebuilt on load) and per multivector space `i`
+//! `multi-i.bin`. `CURRENT` is replaced atomically
 //! after the directory is complete and synced, so a crash leaves the previous checkpoint live.
 
 use std::collections::BTreeMap;
@@ -14,12 +16,13 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{GrapeError, Result};
-use crate::index::{DenseVectors, HnswIndex};
+use crate::index::{DenseVectors, HnswIndex, MultiVectors, SparseIndex};
 use crate::storage::files::{sync_dir, write_atomic};
-use crate::types::{HnswConfig, Payload, PointId, VectorParams};
+use crate::types::{Payload, PointId};
 
-use super::space::VectorSpace;
+use super::space::{MultiSpace, SparseSpace, VectorSpace};
 use super::state::{ShardState, Slot};
+use super::SpaceConfigs;
 
 const CURRENT: &str = "CURRENT";
 
@@ -28,6 +31,10 @@ struct Meta {
     applied_seq: u64,
     slots: usize,
     spaces: Vec<String>,
+    #[serde(default)]
+    sparse: Vec<String>,
+    #[serde(default)]
+    multi: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     replication: Option<serde_json::Value>,
 }
@@ -61,10 +68,28 @@ pub fn save(shard_dir: &Path, state: &ShardState) -> Result<PathBuf> {
         let present: Vec<u8> = space.present.iter().map(|&p| p as u8).collect();
         write_synced(&dir.join(format!("present-{i}.bin")), &present)?;
     }
+    for (i, space) in state.sparse.values().enumerate() {
+        space
+            .index
+            .save(&dir.join(format!("sparse-{i}.bin")))
+            .map_err(GrapeError::io(format!(
+                "write sparse vectors of checkpoint {name}"
+            )))?;
+    }
+    for (i, space) in state.multi.values().enumerate() {
+        space
+            .vectors
+            .save(&dir.join(format!("multi-{i}.bin")))
+            .map_err(GrapeError::io(format!(
+                "write multivectors of checkpoint {name}"
+            )))?;
+    }
     let meta = Meta {
         applied_seq: state.applied_seq,
         slots: state.slots.len(),
         spaces: state.spaces.keys().cloned().collect(),
+        sparse: state.sparse.keys().cloned().collect(),
+        multi: state.multi.keys().cloned().collect(),
         replication: state.replication.clone(),
     };
     write_synced(
@@ -78,10 +103,8 @@ pub fn save(shard_dir: &Path, state: &ShardState) -> Result<PathBuf> {
 }
 
 /// Loads the live checkpoint, or `None` when the shard has never checkpointed.
-pub fn load(
-    shard_dir: &Path,
-    spaces: &BTreeMap<String, (VectorParams, HnswConfig)>,
-) -> Result<Option<ShardState>> {
+pub fn load(shard_dir: &Path, configs: &SpaceConfigs) -> Result<Option<ShardState>> {
+    let spaces = &configs.dense;
     let Some(dir) = live_checkpoint(shard_dir)? else {
         return Ok(None);
     };
@@ -94,6 +117,18 @@ pub fn load(
         return Err(corrupt(format!(
             "vector spaces {:?} differ from the collection's",
             meta.spaces
+        )));
+    }
+    if meta.sparse != configs.sparse.keys().cloned().collect::<Vec<_>>() {
+        return Err(corrupt(format!(
+            "sparse vector spaces {:?} differ from the collection's",
+            meta.sparse
+        )));
+    }
+    if meta.multi != configs.multi.keys().cloned().collect::<Vec<_>>() {
+        return Err(corrupt(format!(
+            "multivector spaces {:?} differ from the collection's",
+            meta.multi
         )));
     }
     let slots = read_slots(&dir.join("slots.jsonl"))?;
@@ -129,7 +164,37 @@ pub fn load(
         };
         loaded.insert(name.clone(), space);
     }
-    let mut state = ShardState::new(loaded);
+    let mut sparse = BTreeMap::new();
+    for (i, name) in configs.sparse.keys().enumerate() {
+        let index = SparseIndex::load(&dir.join(format!("sparse-{i}.bin"))).map_err(
+            GrapeError::io(format!("read sparse vectors of {}", dir.display())),
+        )?;
+        if index.offsets() != slots.len() {
+            return Err(corrupt(format!(
+                "sparse vector space `{name}` is not aligned with the slots"
+            )));
+        }
+        let space = SparseSpace { index };
+        sparse.insert(name.clone(), space);
+    }
+    let mut multi = BTreeMap::new();
+    for (i, (name, params)) in configs.multi.iter().enumerate() {
+        let vectors =
+            MultiVectors::load(&dir.join(format!("multi-{i}.bin")), params.distance).map_err(
+                GrapeError::io(format!("read multivectors of {}", dir.display())),
+            )?;
+        if vectors.offsets() != slots.len() {
+            return Err(corrupt(format!(
+                "multivector space `{name}` is not aligned with the slots"
+            )));
+        }
+        let space = MultiSpace {
+            params: params.clone(),
+            vectors,
+        };
+        multi.insert(name.clone(), space);
+    }
+    let mut state = ShardState::new(loaded, sparse, multi);
     state.applied_seq = meta.applied_seq;
     state.replication = meta.replication;
     for (offset, slot) in slots.iter().enumerate() {

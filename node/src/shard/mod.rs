@@ -29,25 +29,32 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::error::{GrapeError, Result};
 use crate::filter::Filter;
+use crate::index::SparseStats;
 use crate::payload;
 use crate::storage::wal::Wal;
 use crate::types::{
-    HnswConfig, PointId, PointOperation, Record, ScoredPoint, VectorParams, VectorStruct,
-    WithPayload, WithVector,
+    HnswConfig, PointId, PointOperation, Record, ScoredPoint, SparseVectorParams, Vector,
+    VectorParams, VectorStruct, WithPayload, WithVector,
 };
 
-pub use access::{ReadConsistency, ShardAccess, ShardOrder, ShardScroll, ShardSearch};
+pub use access::{QueryVector, ReadConsistency, ShardAccess, ShardOrder, ShardScroll, ShardSearch};
 pub use field_index::{FieldSchema, Key, SchemaError};
 pub use order::OrderQuery;
-pub use search::{Plan, ShardQuery};
-use space::VectorSpace;
+pub use search::{MultiQuery, Plan, ShardQuery, SparseQuery};
+use space::{MultiSpace, SparseSpace, VectorSpace};
 use state::ShardState;
 
 /// A checkpoint is taken once the WAL grows past this many bytes.
 const CHECKPOINT_WAL_BYTES: u64 = 64 << 20;
 
-/// The vector spaces of a shard: parameters and effective HNSW settings, keyed by name.
-pub type SpaceConfigs = BTreeMap<String, (VectorParams, HnswConfig)>;
+/// The vector spaces of a shard, keyed by name: dense ones with their parameters and
+/// effective HNSW settings, sparse ones, and multivectors.
+#[derive(Debug, Clone, Default)]
+pub struct SpaceConfigs {
+    pub dense: BTreeMap<String, (VectorParams, HnswConfig)>,
+    pub sparse: BTreeMap<String, SparseVectorParams>,
+    pub multi: BTreeMap<String, VectorParams>,
+}
 
 pub struct Shard {
     dir: PathBuf,
@@ -237,23 +244,51 @@ impl Shard {
     pub fn search(&self, query: &ShardQuery, projection: &Projection) -> Result<Vec<ScoredPoint>> {
         let state = self.state.read();
         let found = search::search(&state, query)?;
-        Ok(found
-            .into_iter()
-            .map(|hit| {
-                let rec = record(&state, hit.offset, projection);
-                let version = state.slots[hit.offset as usize]
-                    .as_ref()
-                    .map_or(0, |s| s.version);
-                ScoredPoint {
-                    id: rec.id,
-                    version,
-                    score: hit.score,
-                    payload: rec.payload,
-                    vector: rec.vector,
-                    order_value: rec.order_value,
-                }
-            })
-            .collect())
+        Ok(scored_points(&state, found, projection))
+    }
+
+    /// Best `query.top` points by dot product with a sparse vector, best first.
+    pub fn search_sparse(
+        &self,
+        query: &SparseQuery,
+        projection: &Projection,
+    ) -> Result<Vec<ScoredPoint>> {
+        let state = self.state.read();
+        let found = search::search_sparse(&state, query)?;
+        Ok(scored_points(&state, found, projection))
+    }
+
+    /// Best `query.top` points by MaxSim with a multivector, best first.
+    pub fn search_multi(
+        &self,
+        query: &MultiQuery,
+        projection: &Projection,
+    ) -> Result<Vec<ScoredPoint>> {
+        let state = self.state.read();
+        let found = search::search_multi(&state, query)?;
+        Ok(scored_points(&state, found, projection))
+    }
+
+    /// Runs a search request: dense, sparse or multivector.
+    pub fn run_search(&self, search: &ShardSearch) -> Result<Vec<ScoredPoint>> {
+        match &search.vector {
+            QueryVector::Dense(vector) => {
+                self.search(&search.dense_query(vector), &search.projection)
+            }
+            QueryVector::Sparse(vector) => {
+                self.search_sparse(&search.sparse_query(vector), &search.projection)
+            }
+            QueryVector::Multi(vector) => {
+                self.search_multi(&search.multi_query(vector), &search.projection)
+            }
+        }
+    }
+
+    /// How many live vectors the sparse space `name` holds, and how many hold each of `dims`.
+    pub fn sparse_stats(&self, name: &str, dims: &[u32]) -> Result<SparseStats> {
+        let state = self.state.read();
+        let space = validate::sparse_space_named(&state, name)?;
+        Ok(space.index.stats(dims))
     }
 
     /// Up to `limit` points with id ≥ `from` matching the filter, in id order, and the id
@@ -318,14 +353,35 @@ fn load_state(dir: &Path, spaces: &SpaceConfigs) -> Result<ShardState> {
     )))?;
     Ok(match checkpoint::load(dir, spaces)? {
         Some(state) => state,
-        None => ShardState::new(new_spaces(spaces)),
+        None => ShardState::new(
+            new_spaces(spaces),
+            new_sparse_spaces(spaces),
+            new_multi_spaces(spaces),
+        ),
     })
 }
 
 fn new_spaces(configs: &SpaceConfigs) -> BTreeMap<String, VectorSpace> {
     configs
+        .dense
         .iter()
         .map(|(name, (params, hnsw))| (name.clone(), VectorSpace::new(params.clone(), *hnsw)))
+        .collect()
+}
+
+fn new_multi_spaces(configs: &SpaceConfigs) -> BTreeMap<String, MultiSpace> {
+    configs
+        .multi
+        .iter()
+        .map(|(name, params)| (name.clone(), MultiSpace::new(params.clone())))
+        .collect()
+}
+
+fn new_sparse_spaces(configs: &SpaceConfigs) -> BTreeMap<String, SparseSpace> {
+    configs
+        .sparse
+        .keys()
+        .map(|name| (name.clone(), SparseSpace::default()))
         .collect()
 }
 
@@ -338,12 +394,32 @@ fn record(state: &ShardState, offset: u32, projection: &Projection) -> Record {
         WithVector::Bool(all) => *all,
         WithVector::Names(names) => names.iter().any(|n| n == name),
     };
-    let vectors: std::collections::HashMap<String, Vec<f32>> = state
+    let dense = state
         .spaces
         .iter()
         .filter(|(name, _)| wanted(name))
-        .filter_map(|(name, space)| Some((name.clone(), space.get(offset)?.to_vec())))
-        .collect();
+        .filter_map(|(name, space)| {
+            Some((name.clone(), Vector::Dense(space.get(offset)?.to_vec())))
+        });
+    let sparse = state
+        .sparse
+        .iter()
+        .filter(|(name, _)| wanted(name))
+        .filter_map(|(name, space)| {
+            Some((
+                name.clone(),
+                Vector::Sparse(space.index.get(offset)?.clone()),
+            ))
+        });
+    let multi = state
+        .multi
+        .iter()
+        .filter(|(name, _)| wanted(name))
+        .filter_map(|(name, space)| {
+            Some((name.clone(), Vector::Multi(space.vectors.get(offset)?)))
+        });
+    let vectors: std::collections::HashMap<String, Vector> =
+        dense.chain(sparse).chain(multi).collect();
     let vector = match &projection.with_vector {
         WithVector::Bool(false) => None,
         _ => Some(VectorStruct::from_named(vectors)),
@@ -354,4 +430,29 @@ fn record(state: &ShardState, offset: u32, projection: &Projection) -> Record {
         vector,
         order_value: None,
     }
+}
+
+/// Search hits as Qdrant returns them, with what the projection asks for.
+fn scored_points(
+    state: &ShardState,
+    found: Vec<crate::index::ScoredOffset>,
+    projection: &Projection,
+) -> Vec<ScoredPoint> {
+    found
+        .into_iter()
+        .map(|hit| {
+            let rec = record(state, hit.offset, projection);
+            let version = state.slots[hit.offset as usize]
+                .as_ref()
+                .map_or(0, |s| s.version);
+            ScoredPoint {
+                id: rec.id,
+                version,
+                score: hit.score,
+                payload: rec.payload,
+                vector: rec.vector,
+                order_value: rec.order_value,
+            }
+        })
+        .collect()
 }

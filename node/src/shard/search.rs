@@ -8,13 +8,13 @@ use crate::error::Result;
 use crate::filter::{AnyVariants, Condition, Filter, Match, MatchValue};
 use crate::index::{self, ScoredOffset};
 use crate::payload::JsonPath;
-use crate::types::SearchParams;
+use crate::types::{SearchParams, SparseVector};
 
 use super::cost::{self, Costs};
 use super::field_index::{Answer, FieldSchema, Key};
 use super::space::VectorSpace;
 use super::state::ShardState;
-use super::validate::check_vector;
+use super::validate::{check_multi_vector, check_sparse_vector, check_vector};
 use super::value_graph::ValueTarget;
 
 /// How many points are probed to estimate how many a filter matches.
@@ -27,6 +27,25 @@ pub struct ShardQuery<'a> {
     pub filter: Option<&'a Filter>,
     pub params: Option<&'a SearchParams>,
     /// Number of best results wanted (the request's offset plus limit).
+    pub top: usize,
+    pub score_threshold: Option<f32>,
+}
+
+/// A search by sparse vector within one shard: exact dot-product scoring.
+pub struct SparseQuery<'a> {
+    pub vector_name: &'a str,
+    /// The query, with IDF weights (if the space uses them) already applied.
+    pub vector: &'a SparseVector,
+    pub filter: Option<&'a Filter>,
+    pub top: usize,
+    pub score_threshold: Option<f32>,
+}
+
+/// A search by multivector within one shard: exact MaxSim scoring.
+pub struct MultiQuery<'a> {
+    pub vector_name: &'a str,
+    pub vector: &'a [Vec<f32>],
+    pub filter: Option<&'a Filter>,
     pub top: usize,
     pub score_threshold: Option<f32>,
 }
@@ -165,6 +184,58 @@ pub fn search(state: &ShardState, query: &ShardQuery) -> Result<Vec<ScoredOffset
                 r.score <= threshold
             }
         });
+    }
+    Ok(results)
+}
+
+/// Runs a sparse search: through the posting lists of the query's dimensions, or, when the
+/// filter's candidates are fewer than the posting entries, by scoring those candidates.
+/// Only points sharing a dimension with the query are returned, best first.
+pub fn search_sparse(state: &ShardState, query: &SparseQuery) -> Result<Vec<ScoredOffset>> {
+    let space = check_sparse_vector(state, query.vector_name, query.vector)?;
+    let vector = query.vector.sorted();
+    let selection = query.filter.map(|f| Selection::new(state, f));
+    let candidates = selection.as_ref().and_then(Selection::candidates);
+    let mut results = match (candidates, &selection) {
+        (Some(set), Some(selection))
+            if (set.len() as usize) < space.index.postings_len(&vector) =>
+        {
+            let accepted = set.iter().filter(|&o| selection.accepts(state, o));
+            space.index.score_candidates(&vector, query.top, accepted)
+        }
+        _ => {
+            let accept = |offset: u32| {
+                selection
+                    .as_ref()
+                    .map_or(state.is_live(offset), |s| s.accepts(state, offset))
+            };
+            space.index.search(&vector, query.top, &accept)
+        }
+    };
+    if let Some(threshold) = query.score_threshold {
+        results.retain(|r| r.score >= threshold);
+    }
+    Ok(results)
+}
+
+/// Scores every matching point holding the multivector by MaxSim (the index candidates
+/// when the filter is bounded by them); best first.
+pub fn search_multi(state: &ShardState, query: &MultiQuery) -> Result<Vec<ScoredOffset>> {
+    let space = check_multi_vector(state, query.vector_name, query.vector)?;
+    let selection = query.filter.map(|f| Selection::new(state, f));
+    let mut results = match &selection {
+        Some(selection) => {
+            let matching = selection.matching(state);
+            space
+                .vectors
+                .search(query.vector, query.top, matching.iter())
+        }
+        None => space
+            .vectors
+            .search(query.vector, query.top, state.ids.values().copied()),
+    };
+    if let Some(threshold) = query.score_threshold {
+        results.retain(|r| r.score >= threshold);
     }
     Ok(results)
 }

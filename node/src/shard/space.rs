@@ -1,7 +1,8 @@
-//! One named vector space of a shard: the vectors by point offset, which offsets hold a
-//! vector, and the HNSW graph over them.
+//! The vector spaces of a shard. A dense one: the vectors by point offset, which offsets hold
+//! a vector, and the HNSW graph over them. A sparse one: its inverted index. A multivector
+//! one: each offset's list of vectors.
 
-use crate::index::{DenseVectors, HnswIndex};
+use crate::index::{DenseVectors, HnswIndex, MultiVectors, SparseIndex};
 use crate::types::{HnswConfig, VectorParams};
 
 /// Seed of the HNSW level generator, fixed so a replayed shard draws the same levels.
@@ -59,6 +60,28 @@ impl VectorSpace {
         let with_vector: Vec<u32> = offsets.iter().copied().filter(|&o| self.has(o)).collect();
         if !with_vector.is_empty() {
             self.index.insert_batch(&self.vectors, &with_vector);
+        }
+    }
+}
+
+/// One named sparse vector space of a shard: its inverted index. (Its `idf` modifier is
+/// applied by the collection, over all shards.)
+#[derive(Default)]
+pub struct SparseSpace {
+    pub index: SparseIndex,
+}
+
+/// One named multivector space of a shard: the vectors of each offset, scored exactly.
+pub struct MultiSpace {
+    pub params: VectorParams,
+    pub vectors: MultiVectors,
+}
+
+impl MultiSpace {
+    pub fn new(params: VectorParams) -> Self {
+        MultiSpace {
+            vectors: MultiVectors::new(params.size, params.distance),
+            params,
         }
     }
 }

@@ -10,11 +10,11 @@ use crate::filter::{Filter, PointView, Tokenizer};
 use crate::payload::{self, JsonPath};
 use crate::types::{
     DeletePayload, DeleteVectors, Payload, PointId, PointOperation, PointStruct, PointVectors,
-    PointsSelector, SetPayload, UpsertPoints,
+    PointsSelector, SetPayload, UpsertPoints, Vector,
 };
 
 use super::field_index::{self, Answer, FieldIndexes, FieldSchema};
-use super::space::VectorSpace;
+use super::space::{MultiSpace, SparseSpace, VectorSpace};
 use super::value_graph::ValueGraphs;
 
 /// A live point's non-vector data.
@@ -34,6 +34,10 @@ pub struct ShardState {
     /// `slots[offset]` is the point living there, or `None` for a retired offset.
     pub slots: Vec<Option<Slot>>,
     pub spaces: BTreeMap<String, VectorSpace>,
+    /// The sparse vector spaces, aligned with `slots` like the dense ones.
+    pub sparse: BTreeMap<String, SparseSpace>,
+    /// The multivector spaces, aligned with `slots` too.
+    pub multi: BTreeMap<String, MultiSpace>,
     /// Indexes of the payload fields the collection declares (derived, never logged).
     pub field_indexes: FieldIndexes,
     /// Graphs of the points of frequent indexed values (derived, never logged).
@@ -48,6 +52,8 @@ pub struct PointRef<'a> {
     pub slot: &'a Slot,
     pub offset: u32,
     pub spaces: &'a BTreeMap<String, VectorSpace>,
+    pub sparse: &'a BTreeMap<String, SparseSpace>,
+    pub multi: &'a BTreeMap<String, MultiSpace>,
     pub indexes: &'a FieldIndexes,
 }
 
@@ -62,6 +68,14 @@ impl PointView for PointRef<'_> {
 
     fn has_vector(&self, name: &str) -> bool {
         self.spaces.get(name).is_some_and(|s| s.has(self.offset))
+            || self
+                .sparse
+                .get(name)
+                .is_some_and(|s| s.index.has(self.offset))
+            || self
+                .multi
+                .get(name)
+                .is_some_and(|s| s.vectors.has(self.offset))
     }
 
     fn text_index(&self, key: &JsonPath) -> Option<&Tokenizer> {
@@ -70,12 +84,18 @@ impl PointView for PointRef<'_> {
 }
 
 impl ShardState {
-    pub fn new(spaces: BTreeMap<String, VectorSpace>) -> Self {
+    pub fn new(
+        spaces: BTreeMap<String, VectorSpace>,
+        sparse: BTreeMap<String, SparseSpace>,
+        multi: BTreeMap<String, MultiSpace>,
+    ) -> Self {
         ShardState {
             applied_seq: 0,
             ids: BTreeMap::new(),
             slots: Vec::new(),
             spaces,
+            sparse,
+            multi,
             field_indexes: FieldIndexes::default(),
             value_graphs: ValueGraphs::default(),
             replication: None,
@@ -112,6 +132,8 @@ impl ShardState {
             slot,
             offset,
             spaces: &self.spaces,
+            sparse: &self.sparse,
+            multi: &self.multi,
             indexes: &self.field_indexes,
         })
     }
@@ -218,6 +240,12 @@ impl ShardState {
                         if let Some(space) = self.spaces.get_mut(name) {
                             space.present[offset as usize] = false;
                         }
+                        if let Some(space) = self.sparse.get_mut(name) {
+                            space.index.retire(offset);
+                        }
+                        if let Some(space) = self.multi.get_mut(name) {
+                            space.vectors.retire(offset);
+                        }
                     }
                     self.slot_mut(&id).expect("selected point").version = seq;
                 }
@@ -241,11 +269,16 @@ impl ShardState {
         };
         let payload = self.slot(old).payload.clone();
         let updates = point.vector.clone().into_named();
-        let kept: HashMap<String, Vec<f32>> = self
-            .spaces
-            .iter()
-            .filter_map(|(name, space)| Some((name.clone(), space.get(old)?.to_vec())))
-            .collect();
+        let dense = self.spaces.iter().filter_map(|(name, space)| {
+            Some((name.clone(), Vector::Dense(space.get(old)?.to_vec())))
+        });
+        let sparse = self.sparse.iter().filter_map(|(name, space)| {
+            Some((name.clone(), Vector::Sparse(space.index.get(old)?.clone())))
+        });
+        let multi = self.multi.iter().filter_map(|(name, space)| {
+            Some((name.clone(), Vector::Multi(space.vectors.get(old)?)))
+        });
+        let kept: HashMap<String, Vector> = dense.chain(sparse).chain(multi).collect();
         let offset = self.place(seq, point.id, payload, |name| {
             updates.get(name).or(kept.get(name)).cloned()
         });
@@ -258,14 +291,25 @@ impl ShardState {
         seq: u64,
         id: PointId,
         payload: Payload,
-        vector: impl Fn(&str) -> Option<Vec<f32>>,
+        vector: impl Fn(&str) -> Option<Vector>,
     ) -> u32 {
         self.remove(&id);
         let offset = self.slots.len() as u32;
         self.field_indexes.insert_point(offset, &payload);
         for (name, space) in self.spaces.iter_mut() {
-            let placed = space.push(vector(name).as_deref());
+            let v = vector(name);
+            let placed = space.push(v.as_ref().and_then(Vector::as_dense));
             debug_assert_eq!(placed, offset, "vector spaces stay aligned with slots");
+        }
+        for (name, space) in self.sparse.iter_mut() {
+            let v = vector(name);
+            let placed = space.index.push(v.as_ref().and_then(Vector::as_sparse));
+            debug_assert_eq!(placed, offset, "sparse spaces stay aligned with slots");
+        }
+        for (name, space) in self.multi.iter_mut() {
+            let v = vector(name);
+            let placed = space.vectors.push(v.as_ref().and_then(Vector::as_multi));
+            debug_assert_eq!(placed, offset, "multivector spaces stay aligned with slots");
         }
         self.slots.push(Some(Slot {
             id,
@@ -301,6 +345,12 @@ impl ShardState {
         if let Some(offset) = self.ids.remove(id) {
             if let Some(slot) = self.slots[offset as usize].take() {
                 self.field_indexes.remove_point(offset, &slot.payload);
+            }
+            for space in self.sparse.values_mut() {
+                space.index.retire(offset);
+            }
+            for space in self.multi.values_mut() {
+                space.vectors.retire(offset);
             }
         }
     }

@@ -6,10 +6,11 @@ use std::collections::HashSet;
 use crate::error::{GrapeError, Result};
 use crate::payload::JsonPath;
 use crate::types::{
-    PointId, PointOperation, PointStruct, PointVectors, PointsSelector, UpsertPoints, VectorStruct,
-    DEFAULT_VECTOR_NAME,
+    PointId, PointOperation, PointStruct, PointVectors, PointsSelector, SparseVector, UpsertPoints,
+    Vector, VectorStruct, DEFAULT_VECTOR_NAME,
 };
 
+use super::space::{MultiSpace, SparseSpace};
 use super::state::ShardState;
 
 /// Tracks which points exist as the operations of one request are checked in order.
@@ -93,7 +94,9 @@ fn check_operation(existence: &mut Existence, op: &PointOperation) -> Result<()>
         }
         PointOperation::DeleteVectors(delete) => {
             for name in &delete.vector {
-                space_named(state, name)?;
+                if !state.sparse.contains_key(name) && !state.multi.contains_key(name) {
+                    space_named(state, name)?;
+                }
             }
             check_existing(existence, &delete.selector)?;
         }
@@ -127,7 +130,7 @@ fn check_point_vectors(state: &ShardState, point: &PointStruct) -> Result<()> {
     }
     let named = point.vector.clone().into_named();
     for (name, vector) in &named {
-        check_vector(state, name, vector)?;
+        check_named_vector(state, name, vector)?;
     }
     if state.spaces.len() == 1 && state.spaces.contains_key(DEFAULT_VECTOR_NAME) && named.is_empty()
     {
@@ -151,9 +154,88 @@ fn check_update_vectors(existence: &Existence, point: &PointVectors) -> Result<(
         )));
     }
     for (name, vector) in &named {
-        check_vector(existence.state, name, vector)?;
+        check_named_vector(existence.state, name, vector)?;
     }
     Ok(())
+}
+
+/// A dense vector must go to a dense space, a sparse one to a sparse space.
+fn check_named_vector(state: &ShardState, name: &str, vector: &Vector) -> Result<()> {
+    match vector {
+        Vector::Dense(v) => check_vector(state, name, v),
+        Vector::Sparse(v) => check_sparse_vector(state, name, v).map(|_| ()),
+        Vector::Multi(v) => check_multi_vector(state, name, v).map(|_| ()),
+    }
+}
+
+/// A multivector must go to a multivector space, hold at least one vector, and each of its
+/// vectors have the space's dimension and finite values.
+pub fn check_multi_vector<'a>(
+    state: &'a ShardState,
+    name: &str,
+    vectors: &[Vec<f32>],
+) -> Result<&'a MultiSpace> {
+    let space = state.multi.get(name).ok_or_else(|| {
+        let kind = if state.spaces.contains_key(name) || state.sparse.contains_key(name) {
+            "Wrong vector type: a multivector was given for"
+        } else {
+            "Not existing vector name error:"
+        };
+        GrapeError::bad_input(format!("{kind} {}", shown(name)))
+    })?;
+    if vectors.is_empty() {
+        return Err(GrapeError::bad_input(format!(
+            "Validation error: multivector `{name}` must hold at least one vector"
+        )));
+    }
+    for v in vectors {
+        if v.len() != space.params.size {
+            return Err(GrapeError::bad_input(format!(
+                "Vector dimension error: expected dim: {}, got {}",
+                space.params.size,
+                v.len()
+            )));
+        }
+        if v.iter().any(|x| !x.is_finite()) {
+            return Err(GrapeError::bad_input(
+                "vector contains NaN or infinite values",
+            ));
+        }
+    }
+    Ok(space)
+}
+
+fn shown(name: &str) -> &str {
+    if name.is_empty() {
+        "(default vector)"
+    } else {
+        name
+    }
+}
+
+/// A sparse vector must go to an existing sparse space and be well formed.
+pub fn check_sparse_vector<'a>(
+    state: &'a ShardState,
+    name: &str,
+    vector: &SparseVector,
+) -> Result<&'a SparseSpace> {
+    let space = sparse_space_named(state, name)?;
+    vector
+        .validate()
+        .map_err(|e| GrapeError::bad_input(format!("Validation error: vector `{name}`: {e}")))?;
+    Ok(space)
+}
+
+pub fn sparse_space_named<'a>(state: &'a ShardState, name: &str) -> Result<&'a SparseSpace> {
+    if state.spaces.contains_key(name) || state.multi.contains_key(name) {
+        return Err(GrapeError::bad_input(format!(
+            "Wrong vector type: `{name}` is a dense vector, a sparse one was given"
+        )));
+    }
+    state
+        .sparse
+        .get(name)
+        .ok_or_else(|| GrapeError::bad_input(format!("Not existing vector name error: {name}")))
 }
 
 /// A vector must go to an existing space, have its dimension and finite values.
@@ -175,6 +257,17 @@ pub fn check_vector(state: &ShardState, name: &str, vector: &[f32]) -> Result<()
 }
 
 fn space_named<'a>(state: &'a ShardState, name: &str) -> Result<&'a super::space::VectorSpace> {
+    if state.sparse.contains_key(name) {
+        return Err(GrapeError::bad_input(format!(
+            "Wrong vector type: `{name}` is a sparse vector, a dense one was given"
+        )));
+    }
+    if state.multi.contains_key(name) {
+        return Err(GrapeError::bad_input(format!(
+            "Wrong vector type: {} is a multivector, a single vector was given",
+            shown(name)
+        )));
+    }
     state.spaces.get(name).ok_or_else(|| {
         let shown = if name.is_empty() {
             "(default vector)"

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 
 use super::point::DEFAULT_VECTOR_NAME;
+use super::sparse::SparseVectorParams;
 
 /// How two vectors are compared. Cosine and Dot: higher score is better;
 /// Euclid and Manhattan: the score is the distance, lower is better.
@@ -34,6 +35,23 @@ pub struct VectorParams {
     /// Accepted for compatibility; vectors are kept in memory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_disk: Option<bool>,
+    /// Set for a multivector: each point holds a list of vectors of `size`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multivector_config: Option<MultiVectorConfig>,
+}
+
+/// How the vectors of two multivectors are compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MultiVectorConfig {
+    pub comparator: MultiVectorComparator,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MultiVectorComparator {
+    /// Σ over query vectors of the best similarity to any of the point's vectors.
+    MaxSim,
 }
 
 /// One unnamed vector space, or several named ones.
@@ -177,6 +195,9 @@ pub struct CollectionParams {
     pub write_consistency_factor: u32,
     #[serde(default)]
     pub on_disk_payload: bool,
+    /// Named sparse vectors (`sparse_vectors` in Qdrant's collection info).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sparse_vectors: Option<BTreeMap<String, SparseVectorParams>>,
 }
 
 fn one() -> u32 {
@@ -206,6 +227,8 @@ impl CollectionConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCollection {
+    /// Absent or `null`: no dense vectors (a collection of sparse vectors only).
+    #[serde(default = "no_vectors", deserialize_with = "vectors_or_none")]
     pub vectors: VectorsConfig,
     #[serde(default)]
     pub shard_number: Option<u32>,
@@ -226,13 +249,21 @@ pub struct CreateCollection {
     #[serde(default)]
     pub sharding_method: Option<String>,
     #[serde(default)]
-    pub sparse_vectors: Option<serde_json::Value>,
+    pub sparse_vectors: Option<BTreeMap<String, SparseVectorParams>>,
     #[serde(default)]
     pub strict_mode_config: Option<serde_json::Value>,
     #[serde(default)]
     pub init_from: Option<serde_json::Value>,
     #[serde(default)]
     pub metadata: Option<serde_json::Value>,
+}
+
+fn no_vectors() -> VectorsConfig {
+    VectorsConfig::Multi(BTreeMap::new())
+}
+
+fn vectors_or_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<VectorsConfig, D::Error> {
+    Ok(Option::<VectorsConfig>::deserialize(d)?.unwrap_or_else(no_vectors))
 }
 
 /// Request body of "update collection" (`PATCH /collections/{name}`).

@@ -7,6 +7,7 @@ pub mod operations;
 pub mod point;
 pub mod query;
 pub mod requests;
+pub mod sparse;
 
 pub use collection::*;
 pub use consistency::*;
@@ -15,3 +16,4 @@ pub use operations::*;
 pub use point::*;
 pub use query::*;
 pub use requests::*;
+pub use sparse::*;

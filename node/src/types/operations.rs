@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::point::{Payload, PointId, PointStruct, PointVectors, VectorStruct};
+use super::point::{Payload, PointId, PointStruct, PointVectors, Vector, VectorStruct};
 use crate::filter::Filter;
 
 /// Which points an operation touches: a list of ids or a filter.
@@ -37,7 +37,7 @@ pub struct PointsBatch {
 #[serde(untagged)]
 pub enum BatchVectors {
     Single(Vec<Vec<f32>>),
-    Named(HashMap<String, Vec<Vec<f32>>>),
+    Named(HashMap<String, Vec<Vector>>),
 }
 
 /// Set or overwrite payload of selected points, optionally under a nested `key`.

@@ -6,6 +6,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::sparse::SparseVector;
+
 /// A point's payload: a JSON object.
 pub type Payload = serde_json::Map<String, serde_json::Value>;
 
@@ -43,27 +45,64 @@ impl From<Uuid> for PointId {
     }
 }
 
+/// One named vector of a point: dense or sparse.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Vector {
+    Dense(Vec<f32>),
+    Sparse(SparseVector),
+    /// A multivector: several dense vectors of one dimension.
+    Multi(Vec<Vec<f32>>),
+}
+
+impl Vector {
+    pub fn as_dense(&self) -> Option<&[f32]> {
+        match self {
+            Vector::Dense(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    pub fn as_sparse(&self) -> Option<&SparseVector> {
+        match self {
+            Vector::Sparse(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    pub fn as_multi(&self) -> Option<&[Vec<f32>]> {
+        match self {
+            Vector::Multi(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
 /// The vectors of one point: a single unnamed dense vector, or several named ones.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum VectorStruct {
     Single(Vec<f32>),
-    Named(HashMap<String, Vec<f32>>),
+    Named(HashMap<String, Vector>),
 }
 
 impl VectorStruct {
     /// The vectors keyed by name; the unnamed vector is keyed by [`DEFAULT_VECTOR_NAME`].
-    pub fn into_named(self) -> HashMap<String, Vec<f32>> {
+    pub fn into_named(self) -> HashMap<String, Vector> {
         match self {
-            VectorStruct::Single(v) => HashMap::from([(DEFAULT_VECTOR_NAME.to_string(), v)]),
+            VectorStruct::Single(v) => {
+                HashMap::from([(DEFAULT_VECTOR_NAME.to_string(), Vector::Dense(v))])
+            }
             VectorStruct::Named(m) => m,
         }
     }
 
     /// Output shape: a lone default vector is shown unnamed, as Qdrant does.
-    pub fn from_named(mut vectors: HashMap<String, Vec<f32>>) -> Self {
-        if vectors.len() == 1 {
-            if let Some(v) = vectors.remove(DEFAULT_VECTOR_NAME) {
+    pub fn from_named(mut vectors: HashMap<String, Vector>) -> Self {
+        let lone_default = vectors.len() == 1
+            && matches!(vectors.get(DEFAULT_VECTOR_NAME), Some(Vector::Dense(_)));
+        if lone_default {
+            if let Some(Vector::Dense(v)) = vectors.remove(DEFAULT_VECTOR_NAME) {
                 return VectorStruct::Single(v);
             }
         }

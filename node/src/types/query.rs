@@ -5,6 +5,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::point::{PointId, Record, ScoredPoint, WithPayload, WithVector};
 use super::requests::{NamedVector, SearchParams, SearchRequest};
+use super::sparse::SparseVector;
 use crate::filter::Filter;
 
 /// Default number of results of a query (and of each prefetch), as in Qdrant.
@@ -14,12 +15,14 @@ pub const DEFAULT_FACET_LIMIT: usize = 10;
 
 /// A vector given by value or by the id of a stored point.
 ///
-/// Sparse vectors, multivectors and inference objects parse (so the error can name them) but
-/// are refused when the query runs.
+/// Inference objects and other unknown forms parse (so the error can name them) but are
+/// refused when the query runs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum VectorInput {
     Dense(Vec<f32>),
+    Sparse(SparseVector),
+    Multi(Vec<Vec<f32>>),
     Id(PointId),
     Unsupported(serde_json::Value),
 }
@@ -36,6 +39,9 @@ impl VectorInput {
                     .map(|x| x.as_f64().unwrap_or(f64::NAN) as f32)
                     .collect(),
             ),
+            Value::Array(rows) if !rows.is_empty() && rows.iter().all(is_number_array) => {
+                VectorInput::Multi(rows.iter().map(numbers).collect())
+            }
             Value::Number(n) => match n.as_u64() {
                 Some(id) => VectorInput::Id(PointId::Num(id)),
                 None => VectorInput::Unsupported(value),
@@ -44,9 +50,30 @@ impl VectorInput {
                 Ok(id) => VectorInput::Id(PointId::Uuid(id)),
                 Err(_) => VectorInput::Unsupported(value),
             },
+            Value::Object(map) if map.contains_key("indices") => {
+                match serde_json::from_value(value.clone()) {
+                    Ok(sparse) => VectorInput::Sparse(sparse),
+                    Err(_) => VectorInput::Unsupported(value),
+                }
+            }
             _ => VectorInput::Unsupported(value),
         }
     }
+}
+
+fn is_number_array(value: &serde_json::Value) -> bool {
+    value
+        .as_array()
+        .is_some_and(|items| items.iter().all(serde_json::Value::is_number))
+}
+
+fn numbers(value: &serde_json::Value) -> Vec<f32> {
+    value
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|x| x.as_f64().unwrap_or(f64::NAN) as f32)
+        .collect()
 }
 
 impl<'de> Deserialize<'de> for VectorInput {
@@ -164,6 +191,39 @@ pub enum Query {
     Fusion(FusionQuery),
     Rrf(RrfQuery),
     Sample(SampleQuery),
+    Discover(DiscoverQuery),
+    Context(ContextQuery),
+}
+
+/// A pair of examples: points should be closer to `positive` than to `negative`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContextPair {
+    pub positive: VectorInput,
+    pub negative: VectorInput,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscoverInput {
+    pub target: VectorInput,
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub context: Vec<ContextPair>,
+}
+
+/// Points near `target` inside the region the context pairs carve out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscoverQuery {
+    pub discover: DiscoverInput,
+}
+
+/// Points best satisfying the context pairs, without a target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContextQuery {
+    #[serde(deserialize_with = "one_or_many")]
+    pub context: Vec<ContextPair>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -213,6 +273,8 @@ const QUERY_KEYS: &[&str] = &[
     "fusion",
     "rrf",
     "sample",
+    "discover",
+    "context",
 ];
 
 impl Query {
@@ -231,7 +293,9 @@ impl Query {
             "order_by" => Query::OrderBy(serde_json::from_value(value)?),
             "fusion" => Query::Fusion(serde_json::from_value(value)?),
             "rrf" => Query::Rrf(serde_json::from_value(value)?),
-            _ => Query::Sample(serde_json::from_value(value)?),
+            "sample" => Query::Sample(serde_json::from_value(value)?),
+            "discover" => Query::Discover(serde_json::from_value(value)?),
+            _ => Query::Context(serde_json::from_value(value)?),
         }))
     }
 }
@@ -779,9 +843,19 @@ mod tests {
             query(json!({"sample": "random"})),
             Query::Sample(_)
         ));
+        match query(
+            json!({"discover": {"target": 1, "context": {"positive": 2, "negative": [0.5]}}}),
+        ) {
+            Query::Discover(d) => assert_eq!(d.discover.context.len(), 1),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            query(json!({"context": [{"positive": 2, "negative": 3}, {"positive": 4, "negative": 5}]})),
+            Query::Context(c) if c.context.len() == 2
+        ));
         // Unknown forms parse as unsupported vector input, to be refused with a message.
         assert!(matches!(
-            query(json!({"discover": {}})),
+            query(json!({"formula": {}})),
             Query::Nearest(NearestQuery {
                 nearest: VectorInput::Unsupported(_),
                 ..

@@ -3,27 +3,36 @@
 use serde::{Deserialize, Serialize};
 
 use super::point::{PointId, WithPayload, WithVector, DEFAULT_VECTOR_NAME};
+use super::sparse::SparseVector;
 use crate::filter::Filter;
 
-/// The query vector of a search: unnamed, or `{"name": ..., "vector": [...]}`.
+/// The query vector of a search: unnamed, `{"name": ..., "vector": [...]}`, a named sparse
+/// vector `{"name": ..., "vector": {"indices": [...], "values": [...]}}` or a named
+/// multivector `{"name": ..., "vector": [[...], ...]}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum NamedVector {
     Default(Vec<f32>),
     Named { name: String, vector: Vec<f32> },
+    Sparse { name: String, vector: SparseVector },
+    Multi { name: String, vector: Vec<Vec<f32>> },
 }
 
 impl NamedVector {
     pub fn name(&self) -> &str {
         match self {
             NamedVector::Default(_) => DEFAULT_VECTOR_NAME,
-            NamedVector::Named { name, .. } => name,
+            NamedVector::Named { name, .. }
+            | NamedVector::Sparse { name, .. }
+            | NamedVector::Multi { name, .. } => name,
         }
     }
 
-    pub fn vector(&self) -> &[f32] {
+    /// The dense query vector; `None` for a sparse one.
+    pub fn dense(&self) -> Option<&[f32]> {
         match self {
-            NamedVector::Default(v) | NamedVector::Named { vector: v, .. } => v,
+            NamedVector::Default(v) | NamedVector::Named { vector: v, .. } => Some(v),
+            NamedVector::Sparse { .. } | NamedVector::Multi { .. } => None,
         }
     }
 }

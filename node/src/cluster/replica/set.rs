@@ -18,6 +18,7 @@ use crate::cluster::meta::ReplicaState;
 use crate::cluster::raft_types::{GroupId, PeerId};
 use crate::error::{GrapeError, Result};
 use crate::filter::Filter;
+use crate::index::SparseStats;
 use crate::payload::JsonPath;
 use crate::shard::{
     FieldSchema, Key, Projection, ReadConsistency, Shard, ShardAccess, ShardOrder, ShardScroll,
@@ -36,6 +37,10 @@ const RETRY_PAUSE: Duration = Duration::from_millis(50);
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum ShardReadRequest {
     Search(ShardSearch),
+    SparseStats {
+        name: String,
+        dims: Vec<u32>,
+    },
     Retrieve {
         ids: Vec<PointId>,
         projection: Projection,
@@ -64,6 +69,7 @@ pub enum ShardReadResponse {
     Count(usize),
     Ordered(Vec<(f64, Record)>),
     Facets(Vec<(Key, u64)>),
+    SparseStats(SparseStats),
 }
 
 /// A read sent to a peer, and whether that peer must answer linearizably (as leader).
@@ -76,8 +82,9 @@ pub struct RemoteRead {
 /// Serves a read from a replica's shard (pure CPU work: call it on a blocking thread).
 pub fn serve_read(shard: &Shard, request: &ShardReadRequest) -> Result<ShardReadResponse> {
     Ok(match request {
-        ShardReadRequest::Search(search) => {
-            ShardReadResponse::Hits(shard.search(&search.as_query(), &search.projection)?)
+        ShardReadRequest::Search(search) => ShardReadResponse::Hits(shard.run_search(search)?),
+        ShardReadRequest::SparseStats { name, dims } => {
+            ShardReadResponse::SparseStats(shard.sparse_stats(name, dims)?)
         }
         ShardReadRequest::Retrieve { ids, projection } => {
             ShardReadResponse::Records(shard.retrieve(ids, projection))
@@ -386,6 +393,17 @@ impl ShardAccess for ReplicaSet {
     fn search(&self, search: &ShardSearch, read: ReadConsistency) -> Result<Vec<ScoredPoint>> {
         match self.read(ShardReadRequest::Search(search.clone()), read)? {
             ShardReadResponse::Hits(hits) => Ok(hits),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    fn sparse_stats(&self, name: &str, dims: &[u32], read: ReadConsistency) -> Result<SparseStats> {
+        let request = ShardReadRequest::SparseStats {
+            name: name.to_string(),
+            dims: dims.to_vec(),
+        };
+        match self.read(request, read)? {
+            ShardReadResponse::SparseStats(stats) => Ok(stats),
             other => Err(unexpected(&other)),
         }
     }

@@ -11,8 +11,8 @@ use crate::engine::AliasOperation;
 use crate::server::grpc::error::ConvertError;
 use crate::types::{
     CollectionConfig, CollectionInfo, CollectionParams, CollectionStatus, CreateCollection,
-    Distance, HnswConfig, OptimizersConfig, UpdateCollection, VectorParams, VectorsConfig,
-    WalConfig,
+    Distance, HnswConfig, Modifier, OptimizersConfig, SparseVectorParams, UpdateCollection,
+    VectorParams, VectorsConfig, WalConfig,
 };
 
 pub fn create_collection_from_grpc(
@@ -21,7 +21,6 @@ pub fn create_collection_from_grpc(
     if request.sharding_method == Some(grpc::ShardingMethod::Custom as i32) {
         return Err(ConvertError::unsupported("custom sharding"));
     }
-    refuse_sparse(request.sparse_vectors_config.as_ref())?;
     log_ignored("quantization_config", request.quantization_config.is_some());
     log_ignored("strict_mode_config", request.strict_mode_config.is_some());
     let mut body = Map::new();
@@ -29,6 +28,9 @@ pub fn create_collection_from_grpc(
         "vectors".into(),
         vectors_config_json(request.vectors_config)?,
     );
+    if let Some(sparse) = request.sparse_vectors_config {
+        body.insert("sparse_vectors".into(), sparse_config_json(sparse)?);
+    }
     put(&mut body, "shard_number", request.shard_number);
     put(&mut body, "replication_factor", request.replication_factor);
     put(
@@ -92,10 +94,79 @@ pub fn update_collection_from_grpc(
     from_rest_json(Json::Object(body), "update collection request")
 }
 
+/// Changing sparse vectors of an existing collection is not supported.
 fn refuse_sparse(config: Option<&grpc::SparseVectorConfig>) -> Result<(), ConvertError> {
     match config {
-        Some(sparse) if !sparse.map.is_empty() => Err(ConvertError::unsupported("sparse vectors")),
+        Some(sparse) if !sparse.map.is_empty() => Err(ConvertError::unsupported(
+            "updating sparse vector parameters",
+        )),
         _ => Ok(()),
+    }
+}
+
+fn sparse_config_json(config: grpc::SparseVectorConfig) -> Result<Json, ConvertError> {
+    config
+        .map
+        .into_iter()
+        .map(|(name, params)| Ok((name, sparse_params_json(params)?)))
+        .collect::<Result<Map<_, _>, ConvertError>>()
+        .map(Json::Object)
+}
+
+#[allow(deprecated)]
+fn sparse_params_json(params: grpc::SparseVectorParams) -> Result<Json, ConvertError> {
+    let mut obj = Map::new();
+    if let Some(index) = params.index {
+        let mut index_obj = Map::new();
+        put(
+            &mut index_obj,
+            "full_scan_threshold",
+            index.full_scan_threshold,
+        );
+        put(&mut index_obj, "on_disk", index.on_disk);
+        let datatype = index.datatype.map(datatype_name).transpose()?;
+        put(&mut index_obj, "datatype", datatype);
+        obj.insert("index".into(), Json::Object(index_obj));
+    }
+    let modifier = match params.modifier.map(grpc::Modifier::try_from) {
+        None => None,
+        Some(Ok(grpc::Modifier::None)) => Some("none"),
+        Some(Ok(grpc::Modifier::Idf)) => Some("idf"),
+        Some(Err(_)) => return Err(ConvertError::invalid("unknown sparse vector modifier")),
+    };
+    put(&mut obj, "modifier", modifier);
+    Ok(Json::Object(obj))
+}
+
+fn datatype_name(datatype: i32) -> Result<&'static str, ConvertError> {
+    match grpc::Datatype::try_from(datatype) {
+        Ok(grpc::Datatype::Default | grpc::Datatype::Float32) => Ok("float32"),
+        Ok(grpc::Datatype::Float16) => Ok("float16"),
+        Ok(grpc::Datatype::Uint8) => Ok("uint8"),
+        _ => Err(ConvertError::invalid(format!(
+            "unknown datatype {datatype}"
+        ))),
+    }
+}
+
+#[allow(deprecated)]
+fn sparse_params_to_grpc(params: SparseVectorParams) -> grpc::SparseVectorParams {
+    let datatype = |name: &str| match name {
+        "float16" => grpc::Datatype::Float16,
+        "uint8" => grpc::Datatype::Uint8,
+        _ => grpc::Datatype::Float32,
+    } as i32;
+    grpc::SparseVectorParams {
+        index: params.index.map(|index| grpc::SparseIndexConfig {
+            full_scan_threshold: index.full_scan_threshold.map(|t| t as u64),
+            on_disk: index.on_disk,
+            datatype: index.datatype.as_deref().map(datatype),
+            ..Default::default()
+        }),
+        modifier: params.modifier.map(|m| match m {
+            Modifier::None => grpc::Modifier::None as i32,
+            Modifier::Idf => grpc::Modifier::Idf as i32,
+        }),
     }
 }
 
@@ -123,13 +194,24 @@ fn vectors_config_json(config: Option<grpc::VectorsConfig>) -> Result<Json, Conv
 }
 
 fn vector_params_json(params: grpc::VectorParams) -> Result<Json, ConvertError> {
-    if params.multivector_config.is_some() {
-        return Err(ConvertError::unsupported(
-            "multi-vectors (multivector_config)",
-        ));
-    }
     log_ignored("quantization_config", params.quantization_config.is_some());
     let mut obj = Map::new();
+    if let Some(multi) = params.multivector_config {
+        match grpc::MultiVectorComparator::try_from(multi.comparator) {
+            Ok(grpc::MultiVectorComparator::MaxSim) => {
+                obj.insert(
+                    "multivector_config".into(),
+                    json!({"comparator": "max_sim"}),
+                );
+            }
+            Err(_) => {
+                return Err(ConvertError::invalid(format!(
+                    "unknown multivector comparator {}",
+                    multi.comparator
+                )))
+            }
+        }
+    }
     obj.insert("size".into(), params.size.into());
     obj.insert(
         "distance".into(),
@@ -313,6 +395,14 @@ fn params_to_grpc(params: CollectionParams) -> grpc::CollectionParams {
         replication_factor: Some(params.replication_factor),
         write_consistency_factor: Some(params.write_consistency_factor),
         sharding_method: Some(grpc::ShardingMethod::Auto as i32),
+        sparse_vectors_config: params
+            .sparse_vectors
+            .map(|sparse| grpc::SparseVectorConfig {
+                map: sparse
+                    .into_iter()
+                    .map(|(name, p)| (name, sparse_params_to_grpc(p)))
+                    .collect(),
+            }),
         ..Default::default()
     }
 }
@@ -338,6 +428,9 @@ fn vector_params_to_grpc(params: VectorParams) -> grpc::VectorParams {
             ..Default::default()
         }),
         on_disk: params.on_disk,
+        multivector_config: params.multivector_config.map(|_| grpc::MultiVectorConfig {
+            comparator: grpc::MultiVectorComparator::MaxSim as i32,
+        }),
         ..Default::default()
     }
 }
@@ -458,7 +551,7 @@ mod tests {
     }
 
     #[test]
-    fn unknown_distance_and_sparse_vectors_are_refused() {
+    fn unknown_distance_is_refused_and_sparse_vectors_convert() {
         let request = grpc::CreateCollection {
             vectors_config: Some(grpc::VectorsConfig {
                 config: Some(vectors_config::Config::Params(params(
@@ -474,14 +567,20 @@ mod tests {
         ));
         let request = grpc::CreateCollection {
             sparse_vectors_config: Some(grpc::SparseVectorConfig {
-                map: HashMap::from([("s".to_string(), Default::default())]),
+                map: HashMap::from([(
+                    "s".to_string(),
+                    grpc::SparseVectorParams {
+                        modifier: Some(grpc::Modifier::Idf as i32),
+                        ..Default::default()
+                    },
+                )]),
             }),
             ..Default::default()
         };
-        assert!(matches!(
-            create_collection_from_grpc(request),
-            Err(ConvertError::Unsupported(_))
-        ));
+        let create = create_collection_from_grpc(request).unwrap();
+        let sparse = create.sparse_vectors.unwrap();
+        assert_eq!(sparse["s"].modifier, Some(Modifier::Idf));
+        assert_eq!(create.vectors, VectorsConfig::Multi(Default::default()));
     }
 
     #[test]

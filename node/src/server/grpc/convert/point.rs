@@ -1,5 +1,5 @@
-//! Points: ids, dense vectors (single and named), payload/vector selection and the records
-//! returned by reads.
+//! Points: ids, dense and sparse vectors (single and named), payload/vector selection and
+//! the records returned by reads.
 
 use std::collections::HashMap;
 
@@ -12,8 +12,8 @@ use qdrant_client::qdrant::{
 use super::value::payload_to_grpc;
 use crate::server::grpc::error::ConvertError;
 use crate::types::{
-    OrderValue, PayloadSelector, PointId, Record, ScoredPoint, UpdateResult, UpdateStatus,
-    VectorStruct, WithPayload, WithVector,
+    OrderValue, PayloadSelector, PointId, Record, ScoredPoint, SparseVector, UpdateResult,
+    UpdateStatus, Vector, VectorStruct, WithPayload, WithVector,
 };
 
 pub fn point_id_from_grpc(id: Option<grpc::PointId>) -> Result<PointId, ConvertError> {
@@ -44,6 +44,20 @@ pub fn point_id_to_grpc(id: PointId) -> grpc::PointId {
 
 /// A dense vector, from the `vector` oneof or the older `data` field.
 pub fn dense_from_grpc(input: grpc::Vector) -> Result<Vec<f32>, ConvertError> {
+    match vector_from_grpc(input)? {
+        Vector::Dense(v) => Ok(v),
+        Vector::Sparse(_) => Err(ConvertError::invalid(
+            "a dense vector was expected, a sparse one was given",
+        )),
+        Vector::Multi(_) => Err(ConvertError::invalid(
+            "a dense vector was expected, a multivector was given",
+        )),
+    }
+}
+
+/// A dense, sparse or multi vector, from the `vector` oneof or the older `data` (+ `indices`
+/// or `vectors_count`) fields.
+pub fn vector_from_grpc(input: grpc::Vector) -> Result<Vector, ConvertError> {
     #[allow(deprecated)]
     let grpc::Vector {
         data,
@@ -52,24 +66,44 @@ pub fn dense_from_grpc(input: grpc::Vector) -> Result<Vec<f32>, ConvertError> {
         vector,
     } = input;
     match vector {
-        Some(vector::Vector::Dense(dense)) => Ok(dense.data),
-        Some(vector::Vector::Sparse(_)) => Err(sparse_unsupported()),
-        Some(vector::Vector::MultiDense(_)) => Err(multi_unsupported()),
+        Some(vector::Vector::Dense(dense)) => Ok(Vector::Dense(dense.data)),
+        Some(vector::Vector::Sparse(sparse)) => Ok(Vector::Sparse(sparse_from_grpc(sparse))),
+        Some(vector::Vector::MultiDense(multi)) => Ok(multi_from_grpc(multi)),
         Some(
             vector::Vector::Document(_) | vector::Vector::Image(_) | vector::Vector::Object(_),
         ) => Err(inference_unsupported()),
-        None if indices.is_some() => Err(sparse_unsupported()),
-        None if vectors_count.is_some_and(|n| n != 1) => Err(multi_unsupported()),
-        None => Ok(data),
+        None if vectors_count.is_some_and(|n| n > 1) => {
+            let n = vectors_count.unwrap_or(1) as usize;
+            if data.len() % n != 0 {
+                return Err(ConvertError::invalid(format!(
+                    "{} values do not split into {n} vectors",
+                    data.len()
+                )));
+            }
+            let dim = data.len() / n;
+            Ok(Vector::Multi(
+                data.chunks(dim.max(1)).map(<[f32]>::to_vec).collect(),
+            ))
+        }
+        None => Ok(match indices {
+            Some(indices) => Vector::Sparse(SparseVector {
+                indices: indices.data,
+                values: data,
+            }),
+            None => Vector::Dense(data),
+        }),
     }
 }
 
-pub fn sparse_unsupported() -> ConvertError {
-    ConvertError::unsupported("sparse vectors")
+pub fn sparse_from_grpc(sparse: grpc::SparseVector) -> SparseVector {
+    SparseVector {
+        indices: sparse.indices,
+        values: sparse.values,
+    }
 }
 
-pub fn multi_unsupported() -> ConvertError {
-    ConvertError::unsupported("multi-vectors")
+pub fn multi_from_grpc(multi: grpc::MultiDenseVector) -> Vector {
+    Vector::Multi(multi.vectors.into_iter().map(|v| v.data).collect())
 }
 
 pub fn inference_unsupported() -> ConvertError {
@@ -84,7 +118,7 @@ pub fn vectors_from_grpc(input: Option<grpc::Vectors>) -> Result<VectorStruct, C
         Some(vectors::VectorsOptions::Vectors(named)) => named
             .vectors
             .into_iter()
-            .map(|(name, v)| Ok((name, dense_from_grpc(v)?)))
+            .map(|(name, v)| Ok((name, vector_from_grpc(v)?)))
             .collect::<Result<HashMap<_, _>, _>>()
             .map(VectorStruct::Named),
         None => Ok(VectorStruct::Named(HashMap::new())),
@@ -98,13 +132,55 @@ pub fn vectors_to_grpc(vectors: VectorStruct) -> grpc::VectorsOutput {
             vectors_output::VectorsOptions::Vectors(grpc::NamedVectorsOutput {
                 vectors: named
                     .into_iter()
-                    .map(|(name, v)| (name, dense_to_grpc(v)))
+                    .map(|(name, v)| (name, vector_to_grpc(v)))
                     .collect(),
             })
         }
     };
     grpc::VectorsOutput {
         vectors_options: Some(options),
+    }
+}
+
+fn vector_to_grpc(vector: Vector) -> grpc::VectorOutput {
+    match vector {
+        Vector::Dense(v) => dense_to_grpc(v),
+        Vector::Sparse(v) => sparse_to_grpc(v),
+        Vector::Multi(v) => multi_to_grpc(v),
+    }
+}
+
+/// Fills both the `vector` oneof and the deprecated flat `data` + `vectors_count`.
+fn multi_to_grpc(vectors: Vec<Vec<f32>>) -> grpc::VectorOutput {
+    #[allow(deprecated)]
+    grpc::VectorOutput {
+        data: vectors.concat(),
+        indices: None,
+        vectors_count: Some(vectors.len() as u32),
+        vector: Some(grpc::vector_output::Vector::MultiDense(
+            grpc::MultiDenseVector {
+                vectors: vectors
+                    .into_iter()
+                    .map(|data| grpc::DenseVector { data })
+                    .collect(),
+            },
+        )),
+    }
+}
+
+/// Fills both the `vector` oneof and the deprecated `data` + `indices` (older clients).
+fn sparse_to_grpc(sparse: SparseVector) -> grpc::VectorOutput {
+    #[allow(deprecated)]
+    grpc::VectorOutput {
+        data: sparse.values.clone(),
+        indices: Some(grpc::SparseIndices {
+            data: sparse.indices.clone(),
+        }),
+        vectors_count: None,
+        vector: Some(grpc::vector_output::Vector::Sparse(grpc::SparseVector {
+            values: sparse.values,
+            indices: sparse.indices,
+        })),
     }
 }
 
@@ -234,9 +310,16 @@ mod tests {
             indices: Some(grpc::SparseIndices { data: vec![1] }),
             ..Default::default()
         };
+        assert_eq!(
+            vector_from_grpc(sparse.clone()).unwrap(),
+            Vector::Sparse(SparseVector {
+                indices: vec![1],
+                values: vec![3.0]
+            })
+        );
         assert!(matches!(
             dense_from_grpc(sparse),
-            Err(ConvertError::Unsupported(_))
+            Err(ConvertError::Invalid(_))
         ));
     }
 
@@ -250,7 +333,10 @@ mod tests {
         let converted = vectors_from_grpc(Some(input)).unwrap();
         assert_eq!(
             converted,
-            VectorStruct::Named(HashMap::from([("img".to_string(), vec![0.5])]))
+            VectorStruct::Named(HashMap::from([(
+                "img".to_string(),
+                Vector::Dense(vec![0.5])
+            )]))
         );
         let output = vectors_to_grpc(converted);
         let Some(vectors_output::VectorsOptions::Vectors(named)) = output.vectors_options else {

@@ -9,8 +9,8 @@ use serde_json::{json, Map, Value as Json};
 use super::filter::filter_json;
 use super::operations::refuse_shard_keys;
 use super::point::{
-    dense_from_grpc, inference_unsupported, multi_unsupported, point_ids_from_grpc,
-    sparse_unsupported, with_payload_from_grpc, with_vector_from_grpc,
+    inference_unsupported, multi_from_grpc, point_ids_from_grpc, sparse_from_grpc,
+    vector_from_grpc, with_payload_from_grpc, with_vector_from_grpc,
 };
 use super::point::{retrieved_point_to_grpc, scored_point_to_grpc};
 use super::{from_rest_json, put, timestamp_to_rfc3339};
@@ -141,13 +141,14 @@ fn query_groups_json(request: grpc::QueryPointGroups) -> Result<Json> {
 /// `POST /points/search/groups`.
 fn search_groups_json(request: grpc::SearchPointGroups) -> Result<Json> {
     refuse_shard_keys(request.shard_key_selector.as_ref())?;
-    if request.sparse_indices.is_some() {
-        return Err(sparse_unsupported());
-    }
     let mut body = Map::new();
-    let vector = match request.vector_name.filter(|name| !name.is_empty()) {
-        Some(name) => json!({"name": name, "vector": request.vector}),
+    let values = match request.sparse_indices {
+        Some(indices) => json!({"indices": indices.data, "values": request.vector}),
         None => json!(request.vector),
+    };
+    let vector = match request.vector_name.filter(|name| !name.is_empty()) {
+        Some(name) => json!({"name": name, "vector": values}),
+        None => values,
     };
     body.insert("vector".into(), vector);
     put(
@@ -316,8 +317,14 @@ fn query_json(query: grpc::Query) -> Result<Json> {
             Ok(grpc::Sample::Random) => json!({"sample": "random"}),
             Err(_) => return Err(ConvertError::invalid(format!("unknown sample {sample}"))),
         },
-        Variant::Discover(_) => return Err(ConvertError::unsupported("discover queries")),
-        Variant::Context(_) => return Err(ConvertError::unsupported("context queries")),
+        Variant::Discover(discover) => {
+            let target = discover
+                .target
+                .ok_or_else(|| ConvertError::invalid("discover query has no target"))?;
+            let pairs = discover.context.map(|c| c.pairs).unwrap_or_default();
+            json!({"discover": {"target": vector_input_json(target)?, "context": context_json(pairs)?}})
+        }
+        Variant::Context(context) => json!({"context": context_json(context.pairs)?}),
         Variant::Formula(_) => return Err(ConvertError::unsupported("formula queries")),
         Variant::RelevanceFeedback(_) => {
             return Err(ConvertError::unsupported("relevance feedback queries"))
@@ -334,12 +341,25 @@ fn vector_input_json(input: grpc::VectorInput) -> Result<Json> {
     match variant {
         vector_input::Variant::Id(id) => Ok(json!(point_ids_from_grpc(vec![id])?[0])),
         vector_input::Variant::Dense(dense) => Ok(json!(dense.data)),
-        vector_input::Variant::Sparse(_) => Err(sparse_unsupported()),
-        vector_input::Variant::MultiDense(_) => Err(multi_unsupported()),
+        vector_input::Variant::Sparse(sparse) => Ok(json!(sparse_from_grpc(sparse))),
+        vector_input::Variant::MultiDense(multi) => Ok(json!(multi_from_grpc(multi))),
         vector_input::Variant::Document(_)
         | vector_input::Variant::Image(_)
         | vector_input::Variant::Object(_) => Err(inference_unsupported()),
     }
+}
+
+fn context_json(pairs: Vec<grpc::ContextInputPair>) -> Result<Json> {
+    let example = |v: Option<grpc::VectorInput>| {
+        vector_input_json(v.ok_or_else(|| ConvertError::invalid("context pair is incomplete"))?)
+    };
+    pairs
+        .into_iter()
+        .map(|pair| {
+            Ok(json!({"positive": example(pair.positive)?, "negative": example(pair.negative)?}))
+        })
+        .collect::<Result<Vec<_>>>()
+        .map(Json::Array)
 }
 
 fn vector_inputs_json(inputs: Vec<grpc::VectorInput>) -> Result<Json> {
@@ -521,7 +541,7 @@ fn examples_json(ids: Vec<grpc::PointId>, vectors: Vec<grpc::Vector>) -> Result<
         .map(|id| json!(id))
         .collect();
     for vector in vectors {
-        examples.push(json!(dense_from_grpc(vector)?));
+        examples.push(json!(vector_from_grpc(vector)?));
     }
     Ok(Json::Array(examples))
 }
@@ -634,9 +654,41 @@ mod tests {
 
     #[test]
     fn unsupported_queries_are_named() {
-        let discover = query_json(grpc::Query {
-            variant: Some(Variant::Discover(grpc::DiscoverInput::default())),
+        let formula = query_json(grpc::Query {
+            variant: Some(Variant::Formula(grpc::Formula::default())),
         });
-        assert!(matches!(discover, Err(ConvertError::Unsupported(m)) if m.contains("discover")));
+        assert!(matches!(formula, Err(ConvertError::Unsupported(m)) if m.contains("formula")));
+    }
+
+    #[test]
+    fn discover_and_context_queries_convert() {
+        let id = |n: u64| grpc::VectorInput {
+            variant: Some(vector_input::Variant::Id(n.into())),
+        };
+        let pair = grpc::ContextInputPair {
+            positive: Some(id(2)),
+            negative: Some(dense(vec![0.5])),
+        };
+        let discover = query_json(grpc::Query {
+            variant: Some(Variant::Discover(grpc::DiscoverInput {
+                target: Some(id(1)),
+                context: Some(grpc::ContextInput {
+                    pairs: vec![pair.clone()],
+                }),
+            })),
+        })
+        .unwrap();
+        assert_eq!(
+            discover,
+            json!({"discover": {"target": 1, "context": [{"positive": 2, "negative": [0.5]}]}})
+        );
+        let context = query_json(grpc::Query {
+            variant: Some(Variant::Context(grpc::ContextInput { pairs: vec![pair] })),
+        })
+        .unwrap();
+        assert_eq!(
+            context,
+            json!({"context": [{"positive": 2, "negative": [0.5]}]})
+        );
     }
 }

@@ -5,15 +5,14 @@ use qdrant_client::qdrant as grpc;
 use super::filter::optional_filter_from_grpc;
 use super::operations::refuse_shard_keys;
 use super::point::{
-    point_id_from_grpc, point_ids_from_grpc, sparse_unsupported, with_payload_from_grpc,
-    with_vector_from_grpc,
+    point_id_from_grpc, point_ids_from_grpc, with_payload_from_grpc, with_vector_from_grpc,
 };
 use super::query::order_by_from_grpc;
 use crate::server::grpc::error::ConvertError;
 use crate::shard::Projection;
 use crate::types::{
     ConsistencyLevel, CountRequest, NamedVector, OrderBy, PointId, ReadConsistency, ScrollRequest,
-    SearchParams, SearchRequest, DEFAULT_VECTOR_NAME,
+    SearchParams, SearchRequest, SparseVector, DEFAULT_VECTOR_NAME,
 };
 
 /// A read request's `read_consistency`; absent means the default (one replica).
@@ -46,11 +45,20 @@ pub fn read_from_grpc(
 
 pub fn search_from_grpc(request: grpc::SearchPoints) -> Result<SearchRequest, ConvertError> {
     refuse_shard_keys(request.shard_key_selector.as_ref())?;
-    if request.sparse_indices.is_some() {
-        return Err(sparse_unsupported());
-    }
-    let vector = match request.vector_name {
-        Some(name) if name != DEFAULT_VECTOR_NAME => NamedVector::Named {
+    let vector = match (request.vector_name, request.sparse_indices) {
+        (Some(name), Some(indices)) => NamedVector::Sparse {
+            name,
+            vector: SparseVector {
+                indices: indices.data,
+                values: request.vector,
+            },
+        },
+        (None, Some(_)) => {
+            return Err(ConvertError::invalid(
+                "a sparse search needs the name of the sparse vector (vector_name)",
+            ))
+        }
+        (Some(name), None) if name != DEFAULT_VECTOR_NAME => NamedVector::Named {
             name,
             vector: request.vector,
         },

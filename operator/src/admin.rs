@@ -1,0 +1,154 @@
+//! Calls to the nodes' admin service (`grape.cluster.v1.ClusterService` on the internal
+//! port 6335). Behind a trait so the controller's use of it reads as intent ("drain this
+//! peer"), with one real implementation over tonic.
+//!
+//! `GetClusterInfo` works today. `LeaveCluster` and `TransferLeadership` belong to issue 6
+//! (rebalancing): current nodes answer `Unimplemented`, which the controller reports as the
+//! reason it cannot drain yet, instead of shrinking the cluster without a drain.
+
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use grape_proto::cluster::cluster_service_client::ClusterServiceClient;
+use grape_proto::cluster::transfer_leadership_request::Target;
+use grape_proto::cluster::{
+    ClusterInfo, GetClusterInfoRequest, LeaveClusterReply, LeaveClusterRequest,
+    TransferLeadershipRequest,
+};
+use tonic::transport::{Channel, Endpoint};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("invalid node address {uri}: {source}")]
+    Address {
+        uri: String,
+        #[source]
+        source: tonic::transport::Error,
+    },
+    #[error("cannot reach the admin service at {uri}: {source}")]
+    Connect {
+        uri: String,
+        #[source]
+        source: tonic::transport::Error,
+    },
+    #[error("{call} on {uri}: {status}")]
+    Call {
+        call: &'static str,
+        uri: String,
+        status: tonic::Status,
+    },
+}
+
+impl AdminError {
+    /// The node does not implement the call yet.
+    pub fn is_unimplemented(&self) -> bool {
+        matches!(self, AdminError::Call { status, .. } if status.code() == tonic::Code::Unimplemented)
+    }
+}
+
+/// What the operator asks of a node's admin service; `uri` is its internal address
+/// (`http://<pod-ip>:6335`). Any member answers for the whole cluster.
+pub trait NodeAdmin: Send + Sync {
+    /// Peers, metadata leader, collections and transfers as the node sees them.
+    fn cluster_info<'a>(&'a self, uri: &'a str) -> BoxFuture<'a, Result<ClusterInfo, AdminError>>;
+    /// Starts (or follows) the drain of `peer_id`: its replicas move away, then it leaves.
+    fn leave_cluster<'a>(
+        &'a self,
+        uri: &'a str,
+        peer_id: u64,
+    ) -> BoxFuture<'a, Result<LeaveClusterReply, AdminError>>;
+    /// Moves every shard leadership off `peer_id`; answers with the leaderships left.
+    fn transfer_leadership_away<'a>(
+        &'a self,
+        uri: &'a str,
+        peer_id: u64,
+    ) -> BoxFuture<'a, Result<u32, AdminError>>;
+}
+
+/// The admin service over gRPC, one short-lived connection per call.
+#[derive(Debug, Clone)]
+pub struct GrpcAdmin {
+    timeout: Duration,
+}
+
+impl Default for GrpcAdmin {
+    fn default() -> Self {
+        GrpcAdmin {
+            timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl GrpcAdmin {
+    async fn client(&self, uri: &str) -> Result<ClusterServiceClient<Channel>, AdminError> {
+        let endpoint = Endpoint::from_shared(uri.to_string())
+            .map_err(|source| AdminError::Address {
+                uri: uri.to_string(),
+                source,
+            })?
+            .connect_timeout(self.timeout)
+            .timeout(self.timeout);
+        let channel = endpoint
+            .connect()
+            .await
+            .map_err(|source| AdminError::Connect {
+                uri: uri.to_string(),
+                source,
+            })?;
+        Ok(ClusterServiceClient::new(channel))
+    }
+}
+
+fn call_error(call: &'static str, uri: &str) -> impl FnOnce(tonic::Status) -> AdminError {
+    let uri = uri.to_string();
+    move |status| AdminError::Call { call, uri, status }
+}
+
+impl NodeAdmin for GrpcAdmin {
+    fn cluster_info<'a>(&'a self, uri: &'a str) -> BoxFuture<'a, Result<ClusterInfo, AdminError>> {
+        Box::pin(async move {
+            let reply = self
+                .client(uri)
+                .await?
+                .get_cluster_info(GetClusterInfoRequest {})
+                .await
+                .map_err(call_error("GetClusterInfo", uri))?;
+            Ok(reply.into_inner())
+        })
+    }
+
+    fn leave_cluster<'a>(
+        &'a self,
+        uri: &'a str,
+        peer_id: u64,
+    ) -> BoxFuture<'a, Result<LeaveClusterReply, AdminError>> {
+        Box::pin(async move {
+            let reply = self
+                .client(uri)
+                .await?
+                .leave_cluster(LeaveClusterRequest { peer_id })
+                .await
+                .map_err(call_error("LeaveCluster", uri))?;
+            Ok(reply.into_inner())
+        })
+    }
+
+    fn transfer_leadership_away<'a>(
+        &'a self,
+        uri: &'a str,
+        peer_id: u64,
+    ) -> BoxFuture<'a, Result<u32, AdminError>> {
+        Box::pin(async move {
+            let request = TransferLeadershipRequest {
+                target: Some(Target::AwayFromPeerId(peer_id)),
+            };
+            let reply = self
+                .client(uri)
+                .await?
+                .transfer_leadership(request)
+                .await
+                .map_err(call_error("TransferLeadership", uri))?;
+            Ok(reply.into_inner().remaining)
+        })
+    }
+}

@@ -1,0 +1,137 @@
+//! The VectorCluster controller: watches the clusters and everything they own, and runs a
+//! reconciliation ([`crate::reconcile`]) whenever one of them changes, when a data pod
+//! changes, and periodically. A finalizer gives deletion a last pass for the storage
+//! retention policy.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::api::Api;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::{EventType, Recorder, Reporter};
+use kube::runtime::finalizer::{finalizer, Event as Finalizer};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use kube::{Client, Resource, ResourceExt};
+
+use crate::admin::NodeAdmin;
+use crate::build::CLUSTER_LABEL;
+use crate::crd::VectorCluster;
+use crate::metrics::Metrics;
+use crate::reconcile::{self, Context};
+
+/// Finalizer that holds a deleted VectorCluster until its storage policy was carried out.
+pub const FINALIZER: &str = "grape.io/storage-retention";
+
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct Error(#[from] Box<kube::runtime::finalizer::Error<reconcile::Error>>);
+
+impl Error {
+    /// A short label for the errors metric.
+    fn kind(&self) -> &'static str {
+        use kube::runtime::finalizer::Error as F;
+        match self.0.as_ref() {
+            F::ApplyFailed(e) | F::CleanupFailed(e) => e.kind(),
+            F::AddFinalizer(_) | F::RemoveFinalizer(_) => "finalizer",
+            F::UnnamedObject | F::InvalidFinalizer => "object",
+        }
+    }
+}
+
+/// The context of every reconciliation; `instance` names this operator replica in Events.
+pub fn context(
+    client: Client,
+    admin: Arc<dyn NodeAdmin>,
+    metrics: Arc<Metrics>,
+    instance: &str,
+) -> Arc<Context> {
+    let reporter = Reporter {
+        controller: crate::FIELD_MANAGER.into(),
+        instance: Some(instance.into()),
+    };
+    Arc::new(Context {
+        recorder: Recorder::new(client.clone(), reporter),
+        client,
+        admin,
+        metrics,
+    })
+}
+
+/// Runs the controller over all namespaces until the process is asked to stop.
+pub async fn run(ctx: Arc<Context>) {
+    let client = ctx.client.clone();
+    let clusters: Api<VectorCluster> = Api::all(client.clone());
+    let pods: Api<Pod> = Api::all(client.clone());
+    let owned = watcher::Config::default().labels(CLUSTER_LABEL);
+    Controller::new(clusters, watcher::Config::default().any_semantic())
+        .owns(Api::<StatefulSet>::all(client.clone()), owned.clone())
+        .owns(Api::<Service>::all(client.clone()), owned.clone())
+        .owns(Api::<ConfigMap>::all(client.clone()), owned.clone())
+        .owns(
+            Api::<PodDisruptionBudget>::all(client.clone()),
+            owned.clone(),
+        )
+        .owns(Api::<Deployment>::all(client.clone()), owned.clone())
+        // Pods belong to the StatefulSet, not to the VectorCluster: map them by label, so
+        // that a pod becoming ready updates the status at once.
+        .watches(pods, owned, cluster_of_pod)
+        .shutdown_on_signal()
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            match result {
+                Ok((object, _)) => tracing::debug!(%object, "reconciled"),
+                Err(error) => tracing::warn!(%error, "reconcile failed"),
+            }
+        })
+        .await;
+}
+
+fn cluster_of_pod(pod: Pod) -> Option<ObjectRef<VectorCluster>> {
+    let cluster = pod.labels().get(CLUSTER_LABEL)?;
+    Some(ObjectRef::new(cluster).within(&pod.namespace()?))
+}
+
+async fn reconcile(vc: Arc<VectorCluster>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let _timer = ctx.metrics.reconcile_started();
+    let namespace = vc.namespace().unwrap_or_default();
+    let api: Api<VectorCluster> = Api::namespaced(ctx.client.clone(), &namespace);
+    let pass = ctx.clone();
+    let result = finalizer(&api, FINALIZER, vc.clone(), |event| async move {
+        match event {
+            Finalizer::Apply(vc) => reconcile::apply(&vc, &pass).await,
+            Finalizer::Cleanup(vc) => reconcile::cleanup(&vc, &pass).await,
+        }
+    })
+    .await
+    .map_err(|e| Error(Box::new(e)));
+    if let Err(error) = &result {
+        report_failure(&vc, &ctx, error).await;
+    }
+    result
+}
+
+/// A failed pass as a Warning Event on the VectorCluster (best effort: the error itself is
+/// already logged and counted).
+async fn report_failure(vc: &VectorCluster, ctx: &Context, error: &Error) {
+    let event = kube::runtime::events::Event {
+        type_: EventType::Warning,
+        reason: "ReconcileFailed".into(),
+        note: Some(error.to_string().chars().take(1000).collect()),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&event, &vc.object_ref(&())).await {
+        tracing::debug!(error = %e, "cannot publish the failure event");
+    }
+}
+
+fn error_policy(vc: Arc<VectorCluster>, error: &Error, ctx: Arc<Context>) -> Action {
+    ctx.metrics.reconcile_failed(error.kind());
+    tracing::warn!(cluster = %vc.name_any(), %error, "reconcile failed; retrying");
+    Action::requeue(Duration::from_secs(10))
+}

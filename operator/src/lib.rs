@@ -1,0 +1,20 @@
+//! grape-operator: runs Grape clusters on Kubernetes.
+//!
+//! A reconciliation reads top-down through the modules: [`crd`] defines what the user asks
+//! for, [`build`] turns it into Kubernetes objects, [`decide`] chooses the scale, rollout and
+//! status from what was observed, [`reconcile`] does the API calls of one pass, and
+//! [`controller`] runs passes for every VectorCluster. [`admin`] talks to the nodes,
+//! [`leader`] keeps a single active replica, [`metrics`] and [`http`] expose the operator.
+
+pub mod admin;
+pub mod build;
+pub mod controller;
+pub mod crd;
+pub mod decide;
+pub mod http;
+pub mod leader;
+pub mod metrics;
+pub mod reconcile;
+
+/// Field manager of everything the operator applies.
+pub const FIELD_MANAGER: &str = "grape-operator";

@@ -1,0 +1,569 @@
+//! One reconciliation of a VectorCluster: observe (StatefulSet, pods, the nodes' reports,
+//! the cluster's own view through the admin service), decide (scale, rollout step, status),
+//! then apply the desired objects with server-side apply and write the status.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use grape_proto::cluster::ClusterInfo;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
+use k8s_openapi::jiff::Timestamp;
+use k8s_openapi::NamespaceResourceScope;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::{Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::admin::{AdminError, NodeAdmin};
+use crate::build::{self, Names, CLUSTER_LABEL, P2P_PORT, ROLE_LABEL};
+use crate::crd::{RetentionPolicy, VectorCluster, VectorClusterStatus};
+use crate::decide::{self, Observed, PodRevision, PodView, Rollout, RolloutView, ScaleDecision};
+use crate::metrics::Metrics;
+use crate::FIELD_MANAGER;
+
+/// What a reconciliation needs besides the VectorCluster.
+pub struct Context {
+    pub client: Client,
+    pub recorder: Recorder,
+    pub admin: Arc<dyn NodeAdmin>,
+    pub metrics: Arc<Metrics>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{action} {kind} {name}: {source}")]
+    Kube {
+        action: &'static str,
+        kind: String,
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("publishing event {reason}: {source}")]
+    Event {
+        reason: String,
+        #[source]
+        source: kube::Error,
+    },
+}
+
+impl Error {
+    /// A short label for metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Kube { .. } => "kube",
+            Error::Event { .. } => "event",
+        }
+    }
+}
+
+/// Adds the context of a failed API call.
+fn kube_err(action: &'static str, kind: &str, name: &str) -> impl FnOnce(kube::Error) -> Error {
+    let (kind, name) = (kind.to_string(), name.to_string());
+    move |source| Error::Kube {
+        action,
+        kind,
+        name,
+        source,
+    }
+}
+
+/// The pass for a live VectorCluster.
+pub async fn apply(vc: &VectorCluster, ctx: &Context) -> Result<Action, Error> {
+    let names = Names::of(vc);
+    let seen = observe(ctx, &names).await?;
+    let previous = vc.status.clone().unwrap_or_default();
+    let mut refusal: Option<(&str, String)> = None;
+    let mut replicas = seen.statefulset_replicas().unwrap_or(vc.spec.replicas);
+    let mut partition = replicas;
+    if !vc.spec.paused {
+        match decide_scale(vc, &names, &seen) {
+            ScaleDecision::Apply { replicas: r } => replicas = r,
+            ScaleDecision::Refuse {
+                replicas: r,
+                reason,
+            } => {
+                replicas = r;
+                refusal = Some(("ScaleInRefused", reason));
+            }
+            ScaleDecision::Drain { replicas: r, pods } => {
+                replicas = r;
+                refusal = drain(ctx, &names, &seen, &pods).await;
+            }
+        }
+        partition = decide::rollout_partition(replicas, &seen.rollout(replicas, vc, &names));
+        prepare_restart(ctx, &names, &seen, partition).await;
+        apply_objects(vc, ctx, &names, replicas, partition).await?;
+    }
+    let status = decide::aggregate(&Observed {
+        generation: vc.metadata.generation,
+        desired_replicas: vc.spec.replicas,
+        image: &vc.spec.image,
+        paused: vc.spec.paused,
+        statefulset: seen.rollout_view(),
+        pods: &seen.pods,
+        nodes: &previous.nodes,
+        refusal: refusal.as_ref().map(|(r, m)| (*r, m.as_str())),
+        previous: &previous,
+        now: Timestamp::now(),
+    });
+    announce(vc, ctx, &seen, &previous, &status, replicas, partition).await?;
+    write_status(vc, ctx, &status).await?;
+    if let Some(info) = &seen.info {
+        ctx.metrics
+            .set_moves_in_flight(&names.namespace, &names.cluster, info.transfers.len());
+    }
+    let settled = status.phase == Some(crate::crd::ClusterPhase::Running);
+    Ok(Action::requeue(Duration::from_secs(if settled {
+        30
+    } else {
+        5
+    })))
+}
+
+/// The pass for a VectorCluster being deleted: its objects go with it (owner references);
+/// the data volumes stay or go as `storage.retentionPolicy` says.
+pub async fn cleanup(vc: &VectorCluster, ctx: &Context) -> Result<Action, Error> {
+    let names = Names::of(vc);
+    let policy = vc.spec.storage.retention_policy.unwrap_or_default();
+    let note = match policy {
+        RetentionPolicy::Retain => "data volumes retained".to_string(),
+        RetentionPolicy::Delete => {
+            let claims: Api<PersistentVolumeClaim> =
+                Api::namespaced(ctx.client.clone(), &names.namespace);
+            let selector = format!("{CLUSTER_LABEL}={}", names.cluster);
+            claims
+                .delete_collection(
+                    &DeleteParams::default(),
+                    &ListParams::default().labels(&selector),
+                )
+                .await
+                .map_err(kube_err("delete", "PersistentVolumeClaims", &selector))?;
+            "data volumes deleted".to_string()
+        }
+    };
+    tracing::info!(cluster = %names.cluster, ?policy, "VectorCluster deleted: {note}");
+    publish(ctx, vc, EventType::Normal, "Deleted", "Cleanup", note).await?;
+    Ok(Action::await_change())
+}
+
+/// What the pass saw of the cluster.
+struct Seen {
+    statefulset: Option<StatefulSet>,
+    /// Data pods, by ordinal.
+    pods: Vec<PodView>,
+    revisions: Vec<PodRevision>,
+    /// Internal address of a data pod to ask about the cluster (`http://<pod-ip>:6335`).
+    admin_uri: Option<String>,
+    /// The cluster's view from that pod, when it answered.
+    info: Option<ClusterInfo>,
+}
+
+impl Seen {
+    fn statefulset_replicas(&self) -> Option<i32> {
+        self.statefulset.as_ref()?.spec.as_ref()?.replicas
+    }
+
+    fn rollout_view(&self) -> RolloutView {
+        let status = self.statefulset.as_ref().and_then(|s| s.status.as_ref());
+        let update = status.and_then(|s| s.update_revision.clone());
+        let rolling = update.is_some()
+            && self
+                .revisions
+                .iter()
+                .any(|p| p.revision.is_some() && p.revision != update);
+        RolloutView {
+            replicas: self.statefulset_replicas(),
+            rolling,
+        }
+    }
+
+    fn rollout(&self, replicas: i32, vc: &VectorCluster, names: &Names) -> Rollout {
+        let set = self.statefulset.as_ref();
+        let partition = set.and_then(|s| {
+            s.spec
+                .as_ref()?
+                .update_strategy
+                .as_ref()?
+                .rolling_update
+                .as_ref()?
+                .partition
+        });
+        let reports = vc
+            .status
+            .as_ref()
+            .map(|s| s.nodes.as_slice())
+            .unwrap_or_default();
+        let now = Timestamp::now().as_second();
+        let nodes_ready = (0..replicas).all(|ordinal| {
+            reports.iter().any(|n| {
+                n.name == names.pod(ordinal)
+                    && n.ready == Some(true)
+                    && n.last_heartbeat
+                        .as_ref()
+                        .is_some_and(|t| now - t.0.as_second() <= decide::HEARTBEAT_STALE_SECONDS)
+            })
+        });
+        Rollout {
+            update_revision: set.and_then(|s| s.status.as_ref()?.update_revision.clone()),
+            partition,
+            pods: self.revisions.clone(),
+            nodes_ready,
+        }
+    }
+
+    /// The peer id of a data pod, from the cluster's membership.
+    fn peer_id(&self, names: &Names, ordinal: i32) -> Option<u64> {
+        let uri = names.peer_uri(&names.pod(ordinal));
+        let info = self.info.as_ref()?;
+        info.peers.iter().find(|p| p.uri == uri).map(|p| p.peer_id)
+    }
+}
+
+async fn observe(ctx: &Context, names: &Names) -> Result<Seen, Error> {
+    let sets: Api<StatefulSet> = Api::namespaced(ctx.client.clone(), &names.namespace);
+    let statefulset = sets.get_opt(&names.cluster).await.map_err(kube_err(
+        "get",
+        "StatefulSet",
+        &names.cluster,
+    ))?;
+    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &names.namespace);
+    let selector = format!("{CLUSTER_LABEL}={},{ROLE_LABEL}=data", names.cluster);
+    let mut listed = pods
+        .list(&ListParams::default().labels(&selector))
+        .await
+        .map_err(kube_err("list", "Pods", &selector))?
+        .items;
+    listed.retain(|p| ordinal(names, &p.name_any()).is_some());
+    listed.sort_by_key(|p| ordinal(names, &p.name_any()));
+    let admin_uri = listed
+        .iter()
+        .filter(|p| pod_ready(p))
+        .find_map(|p| p.status.as_ref()?.pod_ip.clone())
+        .map(|ip| format!("http://{ip}:{P2P_PORT}"));
+    let info = match &admin_uri {
+        Some(uri) => match ctx.admin.cluster_info(uri).await {
+            Ok(info) => Some(info),
+            Err(error) => {
+                tracing::warn!(cluster = %names.cluster, %error, "no cluster info");
+                None
+            }
+        },
+        None => None,
+    };
+    Ok(Seen {
+        pods: listed.iter().map(pod_view).collect(),
+        revisions: listed
+            .iter()
+            .map(|p| PodRevision {
+                ordinal: ordinal(names, &p.name_any()).unwrap_or_default(),
+                revision: p.labels().get("controller-revision-hash").cloned(),
+                ready: pod_ready(p),
+            })
+            .collect(),
+        statefulset,
+        admin_uri,
+        info,
+    })
+}
+
+/// The ordinal of a data pod `<cluster>-<n>`.
+fn ordinal(names: &Names, pod: &str) -> Option<i32> {
+    pod.strip_prefix(&format!("{}-", names.cluster))?
+        .parse()
+        .ok()
+}
+
+fn pod_ready(pod: &Pod) -> bool {
+    let status = pod.status.as_ref();
+    status.and_then(|s| s.phase.as_deref()) == Some("Running")
+        && status
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+fn pod_view(pod: &Pod) -> PodView {
+    PodView {
+        name: pod.name_any(),
+        ready: pod_ready(pod),
+        image: pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.containers.first())
+            .and_then(|c| c.image.clone()),
+    }
+}
+
+/// The scale decision, with the replication factor the cluster's collections need.
+fn decide_scale(vc: &VectorCluster, names: &Names, seen: &Seen) -> ScaleDecision {
+    let default_rf = vc
+        .spec
+        .collection_defaults
+        .as_ref()
+        .map_or(1, |d| d.replication_factor());
+    let mut needed = (default_rf, "spec.collectionDefaults".to_string());
+    let collections = seen.info.iter().flat_map(|i| &i.collections);
+    for collection in collections {
+        if collection.replication_factor > needed.0 {
+            needed = (
+                collection.replication_factor,
+                format!("collection {:?}", collection.name),
+            );
+        }
+    }
+    // Without the cluster's view no peer is known to have left.
+    let departed: Vec<i32> = match &seen.info {
+        Some(_) => (0..seen.statefulset_replicas().unwrap_or(0))
+            .filter(|&o| seen.peer_id(names, o).is_none())
+            .collect(),
+        None => Vec::new(),
+    };
+    decide::scale(
+        seen.statefulset_replicas(),
+        vc.spec.replicas,
+        (needed.0, &needed.1),
+        &departed,
+    )
+}
+
+/// Asks the cluster to drain the pods to be removed; the reason why the scale-in waits.
+///
+/// TODO(issue 6): the nodes' `LeaveCluster` is not implemented yet, so today every scale-in
+/// stops here with a Degraded condition; the StatefulSet never shrinks before a drain.
+async fn drain(
+    ctx: &Context,
+    names: &Names,
+    seen: &Seen,
+    ordinals: &[i32],
+) -> Option<(&'static str, String)> {
+    let pods: Vec<String> = ordinals.iter().map(|&o| names.pod(o)).collect();
+    let (Some(uri), Some(_)) = (&seen.admin_uri, &seen.info) else {
+        let message = format!(
+            "no ready data node answers to drain {} through",
+            pods.join(", ")
+        );
+        return Some(("DrainBlocked", message));
+    };
+    for &ordinal in ordinals {
+        let Some(peer_id) = seen.peer_id(names, ordinal) else {
+            continue;
+        };
+        match ctx.admin.leave_cluster(uri, peer_id).await {
+            Ok(reply) => tracing::info!(
+                pod = %names.pod(ordinal), remaining = reply.remaining_replicas, "draining"
+            ),
+            Err(error) => return Some(drain_refusal(&pods, &error)),
+        }
+    }
+    Some((
+        "Draining",
+        format!("scale-in waits until {} leave the cluster", pods.join(", ")),
+    ))
+}
+
+fn drain_refusal(pods: &[String], error: &AdminError) -> (&'static str, String) {
+    let pods = pods.join(", ");
+    if error.is_unimplemented() {
+        return (
+            "DrainUnsupported",
+            format!(
+                "scale-in needs {pods} drained first, and these grape-nodes cannot drain yet \
+                 (LeaveCluster is not implemented)"
+            ),
+        );
+    }
+    ("DrainFailed", format!("draining {pods}: {error}"))
+}
+
+/// Before the pod at ordinal `partition` restarts on the new revision, moves its shard
+/// leaderships away so that writes do not wait for an election.
+///
+/// TODO(issue 6): `TransferLeadership` is not implemented by the nodes yet; until it is the
+/// pod's own graceful shutdown (the 120 s grace period) is all the hand-off there is.
+async fn prepare_restart(ctx: &Context, names: &Names, seen: &Seen, partition: i32) {
+    let (Some(uri), Some(peer)) = (&seen.admin_uri, seen.peer_id(names, partition)) else {
+        return;
+    };
+    let lowering = seen
+        .statefulset
+        .as_ref()
+        .and_then(|s| {
+            s.spec
+                .as_ref()?
+                .update_strategy
+                .as_ref()?
+                .rolling_update
+                .as_ref()?
+                .partition
+        })
+        .is_some_and(|p| partition < p);
+    if !lowering {
+        return;
+    }
+    match ctx.admin.transfer_leadership_away(uri, peer).await {
+        Ok(remaining) => {
+            tracing::info!(pod = %names.pod(partition), remaining, "leadership moved away")
+        }
+        Err(error) if error.is_unimplemented() => {
+            tracing::debug!(pod = %names.pod(partition), "nodes cannot transfer leadership yet")
+        }
+        Err(error) => {
+            tracing::warn!(pod = %names.pod(partition), %error, "leadership transfer failed")
+        }
+    }
+}
+
+/// Server-side applies every desired object.
+async fn apply_objects(
+    vc: &VectorCluster,
+    ctx: &Context,
+    names: &Names,
+    replicas: i32,
+    partition: i32,
+) -> Result<(), Error> {
+    let ns = &names.namespace;
+    apply_one(ctx, ns, build::service_account(vc)).await?;
+    apply_one(ctx, ns, build::role(vc)).await?;
+    apply_one(ctx, ns, build::role_binding(vc)).await?;
+    apply_one(ctx, ns, build::config_map(vc)).await?;
+    apply_one(ctx, ns, build::headless_service(vc)).await?;
+    apply_one(ctx, ns, build::client_service(vc)).await?;
+    apply_one(ctx, ns, build::pod_disruption_budget(vc)).await?;
+    apply_one(ctx, ns, build::statefulset(vc, replicas, partition)).await?;
+    match build::query_deployment(vc) {
+        Some(deployment) => apply_one(ctx, ns, deployment).await,
+        None => delete_query_nodes(ctx, names).await,
+    }
+}
+
+async fn apply_one<K>(ctx: &Context, namespace: &str, object: K) -> Result<(), Error>
+where
+    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+        + Serialize
+        + DeserializeOwned
+        + Clone
+        + std::fmt::Debug,
+{
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), namespace);
+    let name = object.name_any();
+    api.patch(
+        &name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&object),
+    )
+    .await
+    .map_err(kube_err("apply", &K::kind(&()), &name))?;
+    Ok(())
+}
+
+/// Removes the query Deployment once `spec.queryNodes` drops to 0.
+async fn delete_query_nodes(ctx: &Context, names: &Names) -> Result<(), Error> {
+    let api: Api<Deployment> = Api::namespaced(ctx.client.clone(), &names.namespace);
+    match api.delete(&names.query(), &DeleteParams::default()).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+        Err(source) => Err(kube_err("delete", "Deployment", &names.query())(source)),
+    }
+}
+
+/// Kubernetes Events for what this pass changed.
+async fn announce(
+    vc: &VectorCluster,
+    ctx: &Context,
+    seen: &Seen,
+    previous: &VectorClusterStatus,
+    status: &VectorClusterStatus,
+    replicas: i32,
+    partition: i32,
+) -> Result<(), Error> {
+    let names = Names::of(vc);
+    if vc.spec.paused {
+        return Ok(());
+    }
+    match seen.statefulset_replicas() {
+        None => {
+            let note = format!("{replicas} data nodes, image {}", vc.spec.image);
+            publish(ctx, vc, EventType::Normal, "Created", "Create", note).await?;
+        }
+        Some(before) if before != replicas => {
+            let note = format!("data nodes {before} → {replicas}");
+            publish(ctx, vc, EventType::Normal, "Scaled", "Scale", note).await?;
+        }
+        Some(_) => {}
+    }
+    let old_partition = seen.statefulset.as_ref().and_then(|s| {
+        s.spec
+            .as_ref()?
+            .update_strategy
+            .as_ref()?
+            .rolling_update
+            .as_ref()?
+            .partition
+    });
+    if old_partition.is_some_and(|p| partition < p) {
+        let note = format!("restarting {} on the new revision", names.pod(partition));
+        publish(ctx, vc, EventType::Normal, "UpgradeStep", "Upgrade", note).await?;
+    }
+    let degraded = |s: &VectorClusterStatus| {
+        s.conditions
+            .iter()
+            .find(|c| c.type_ == "Degraded" && c.status == "True")
+            .map(|c| (c.reason.clone(), c.message.clone()))
+    };
+    if let Some((reason, message)) =
+        degraded(status).filter(|d| degraded(previous).as_ref() != Some(d))
+    {
+        publish(ctx, vc, EventType::Warning, &reason, "Reconcile", message).await?;
+    }
+    Ok(())
+}
+
+async fn publish(
+    ctx: &Context,
+    vc: &VectorCluster,
+    type_: EventType,
+    reason: &str,
+    action: &str,
+    note: String,
+) -> Result<(), Error> {
+    let event = Event {
+        type_,
+        reason: reason.into(),
+        note: Some(note),
+        action: action.into(),
+        secondary: None,
+    };
+    ctx.recorder
+        .publish(&event, &vc.object_ref(&()))
+        .await
+        .map_err(|source| Error::Event {
+            reason: reason.into(),
+            source,
+        })
+}
+
+/// Applies the operator's part of the status (never `nodes`: those entries are the nodes').
+async fn write_status(
+    vc: &VectorCluster,
+    ctx: &Context,
+    status: &VectorClusterStatus,
+) -> Result<(), Error> {
+    let names = Names::of(vc);
+    let api: Api<VectorCluster> = Api::namespaced(ctx.client.clone(), &names.namespace);
+    let body = serde_json::json!({
+        "apiVersion": VectorCluster::api_version(&()),
+        "kind": VectorCluster::kind(&()),
+        "status": status,
+    });
+    api.patch_status(
+        &names.cluster,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(body),
+    )
+    .await
+    .map_err(kube_err("patch status of", "VectorCluster", &names.cluster))?;
+    Ok(())
+}
