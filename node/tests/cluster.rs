@@ -102,18 +102,27 @@ async fn killing_a_follower_loses_nothing_and_it_catches_up() {
     finish(workload, &cluster, "c").await;
 }
 
+/// How long a workload request to a paused or cut-off node waits: short, so the writers,
+/// which take their targets in turn, keep writing through the healthy nodes.
+const HUNG_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paused_leader_is_replaced_and_rejoins_when_resumed() {
     let _serial = serial().await;
     let cluster = start_cluster(3);
     create_collection(&cluster, "c", 3, 3, 1);
-    let workload = start_workload(&cluster, "c");
+    // A third of the requests go to the paused node and hang until they time out.
+    let workload = Workload::start(WorkloadConfig {
+        timeout: HUNG_REQUEST_TIMEOUT,
+        ..workload_config(&cluster, "c")
+    })
+    .unwrap();
     wait_for_acks(&workload, 100).await;
 
     let victim = node_leading_most_shards(&cluster, "c");
     cluster.node(victim).pause().unwrap();
     let before = workload.acked_writes();
-    wait_for_acks(&workload, before + 150).await;
+    wait_for_acks(&workload, before + 40).await;
     cluster.node(victim).resume().unwrap();
     let before = workload.acked_writes();
     wait_for_acks(&workload, before + 100).await;
@@ -136,6 +145,7 @@ async fn a_leader_partitioned_into_the_minority_acknowledges_nothing() {
     let started = Instant::now();
     let workload = Workload::start(WorkloadConfig {
         targets,
+        timeout: HUNG_REQUEST_TIMEOUT,
         ..workload_config(&cluster, "c")
     })
     .unwrap();
@@ -148,7 +158,7 @@ async fn a_leader_partitioned_into_the_minority_acknowledges_nothing() {
         .partition(&[cluster.node(leader).ip()], &majority_ips)
         .unwrap();
     let before = workload.acked_writes();
-    wait_for_acks(&workload, before + 150).await;
+    wait_for_acks(&workload, before + 40).await;
     let healed = started.elapsed();
     network.heal().unwrap();
     let before = workload.acked_writes();
