@@ -1090,11 +1090,12 @@ async fn reciprocal_rank_fusion_of_prefetches_follows_qdrant() {
         .await
         .expect("fusion query")
         .result;
-    // RRF with Qdrant's k = 2: score = sum over prefetches of 1 / (k + rank), rank from 1.
+    // RRF as Qdrant computes it (k = 2, weight 1): the point at 0-based position p of a
+    // prefetch scores 1 / (p + 1 + k - 1), summed over prefetches.
     let mut expected: HashMap<u64, f32> = HashMap::new();
     for reference in [brute_force(&a, 0..30), brute_force(&b, 0..30)] {
-        for (rank, (id, _)) in reference.iter().take(5).enumerate() {
-            *expected.entry(*id).or_default() += 1.0 / (2.0 + rank as f32 + 1.0);
+        for (position, (id, _)) in reference.iter().take(5).enumerate() {
+            *expected.entry(*id).or_default() += 1.0 / (position as f32 + 1.0 + 2.0 - 1.0);
         }
     }
     assert_eq!(hits.len(), expected.len());

@@ -46,7 +46,9 @@ impl ClusterBuilder {
     }
 
     fn node(&self) -> Result<NodeBuilder> {
-        let builder = NodeProcess::builder(&self.binary)?.args(&self.args);
+        let builder = NodeProcess::builder(&self.binary)?
+            .cluster_member()
+            .args(&self.args);
         Ok(self
             .env
             .iter()

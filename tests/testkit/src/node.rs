@@ -42,6 +42,8 @@ pub struct NodeBuilder {
     args: Vec<OsString>,
     env: Vec<(OsString, OsString)>,
     listen_flags: bool,
+    /// Runs in cluster mode (`--uri`); a single node runs without it.
+    cluster_member: bool,
 }
 
 impl NodeBuilder {
@@ -63,6 +65,7 @@ impl NodeBuilder {
     /// [`NodeProcess::p2p_uri`].
     pub fn bootstrap(mut self, peer_uri: impl Into<String>) -> Self {
         self.bootstrap = Some(peer_uri.into());
+        self.cluster_member = true;
         self
     }
 
@@ -117,6 +120,13 @@ impl NodeBuilder {
         Ok(node)
     }
 
+    /// Runs the node in cluster mode, advertising its internal address (`--uri`); the first
+    /// node of a cluster, which bootstraps no one, needs this.
+    pub fn cluster_member(mut self) -> Self {
+        self.cluster_member = true;
+        self
+    }
+
     fn command_line(&self) -> Vec<OsString> {
         let ip = self.lease.ip();
         let mut line: Vec<OsString> = Vec::new();
@@ -126,10 +136,12 @@ impl NodeBuilder {
                 ("--http-port", self.ports.http.to_string()),
                 ("--grpc-port", self.ports.grpc.to_string()),
                 ("--p2p-port", self.ports.p2p.to_string()),
-                ("--uri", p2p_uri(ip, self.ports)),
             ];
             for (flag, value) in flags {
                 line.extend([flag.into(), value.into()]);
+            }
+            if self.cluster_member {
+                line.extend(["--uri".into(), p2p_uri(ip, self.ports).into()]);
             }
         }
         if let Some(peer) = &self.bootstrap {
@@ -175,6 +187,7 @@ impl NodeProcess {
             args: Vec::new(),
             env: Vec::new(),
             listen_flags: true,
+            cluster_member: false,
         })
     }
 
@@ -487,6 +500,15 @@ mod tests {
         assert_eq!(line[..13], expected_prefix);
         assert!(line[13].ends_with("/data"), "{line:?}");
         assert_eq!(line[14..], ["--api-key", "k"]);
+    }
+
+    #[test]
+    fn a_single_node_runs_without_an_internal_address() {
+        let builder = NodeProcess::builder("grape-node").unwrap();
+        let line = builder.command_line();
+        assert!(!line.iter().any(|a| a == "--uri"), "{line:?}");
+        let line = builder.cluster_member().command_line();
+        assert!(line.iter().any(|a| a == "--uri"), "{line:?}");
     }
 
     #[test]
