@@ -143,6 +143,12 @@ pub fn wait_all_active_on(nodes: &[NodeProcess], collection: &str) {
                 if code != 200 {
                     return Err(format!("{} not ready", node.ip()));
                 }
+                // A node may not have installed a new collection yet.
+                let path = format!("/collections/{collection}/cluster");
+                let (code, _) = rest_status(node, "GET", &path, Value::Null);
+                if code != 200 {
+                    return Err(format!("{} answers {code} for {path}", node.ip()));
+                }
                 let states = replica_states(node, collection);
                 if let Some(bad) = states.iter().find(|(_, _, s)| s != "Active") {
                     return Err(format!("{} reports {bad:?}", node.ip()));
