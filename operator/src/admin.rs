@@ -2,9 +2,8 @@
 //! port 6335). Behind a trait so the controller's use of it reads as intent ("drain this
 //! peer"), with one real implementation over tonic.
 //!
-//! `GetClusterInfo` works today. `LeaveCluster` and `TransferLeadership` belong to issue 6
-//! (rebalancing): current nodes answer `Unimplemented`, which the controller reports as the
-//! reason it cannot drain yet, instead of shrinking the cluster without a drain.
+//! Nodes that predate a call answer `Unimplemented` (today `TransferLeadership`), which the
+//! controller reports instead of acting as if the call had worked.
 
 use std::time::Duration;
 
@@ -13,7 +12,8 @@ use grape_proto::cluster::cluster_service_client::ClusterServiceClient;
 use grape_proto::cluster::transfer_leadership_request::Target;
 use grape_proto::cluster::{
     ClusterInfo, GetClusterInfoRequest, LeaveClusterReply, LeaveClusterRequest,
-    TransferLeadershipRequest,
+    PlanRebalanceRequest, RebalancePlan, RebalanceRequest, TransferLeadershipRequest,
+    TransferShardRequest,
 };
 use tonic::transport::{Channel, Endpoint};
 
@@ -63,6 +63,26 @@ pub trait NodeAdmin: Send + Sync {
         uri: &'a str,
         peer_id: u64,
     ) -> BoxFuture<'a, Result<u32, AdminError>>;
+    /// The moves that would balance `collection` (empty: every collection); changes nothing.
+    fn plan_rebalance<'a>(
+        &'a self,
+        uri: &'a str,
+        collection: &'a str,
+    ) -> BoxFuture<'a, Result<RebalancePlan, AdminError>>;
+    /// Starts up to `max_concurrent_moves` of the plan's moves; answers with the whole plan.
+    fn rebalance<'a>(
+        &'a self,
+        uri: &'a str,
+        collection: &'a str,
+        max_concurrent_moves: u32,
+    ) -> BoxFuture<'a, Result<RebalancePlan, AdminError>>;
+    /// Starts moving (or copying) one shard replica; returns once the cluster accepted it
+    /// (the transfer goes on without the caller; its progress shows in `cluster_info`).
+    fn start_transfer<'a>(
+        &'a self,
+        uri: &'a str,
+        request: TransferShardRequest,
+    ) -> BoxFuture<'a, Result<(), AdminError>>;
 }
 
 /// The admin service over gRPC, one short-lived connection per call.
@@ -149,6 +169,65 @@ impl NodeAdmin for GrpcAdmin {
                 .await
                 .map_err(call_error("TransferLeadership", uri))?;
             Ok(reply.into_inner().remaining)
+        })
+    }
+
+    fn plan_rebalance<'a>(
+        &'a self,
+        uri: &'a str,
+        collection: &'a str,
+    ) -> BoxFuture<'a, Result<RebalancePlan, AdminError>> {
+        Box::pin(async move {
+            let request = PlanRebalanceRequest {
+                collection: collection.to_string(),
+                peers: Vec::new(),
+            };
+            let reply = self
+                .client(uri)
+                .await?
+                .plan_rebalance(request)
+                .await
+                .map_err(call_error("PlanRebalance", uri))?;
+            Ok(reply.into_inner())
+        })
+    }
+
+    fn rebalance<'a>(
+        &'a self,
+        uri: &'a str,
+        collection: &'a str,
+        max_concurrent_moves: u32,
+    ) -> BoxFuture<'a, Result<RebalancePlan, AdminError>> {
+        Box::pin(async move {
+            let request = RebalanceRequest {
+                collection: collection.to_string(),
+                peers: Vec::new(),
+                max_concurrent_moves,
+            };
+            let reply = self
+                .client(uri)
+                .await?
+                .rebalance(request)
+                .await
+                .map_err(call_error("Rebalance", uri))?;
+            Ok(reply.into_inner())
+        })
+    }
+
+    fn start_transfer<'a>(
+        &'a self,
+        uri: &'a str,
+        request: TransferShardRequest,
+    ) -> BoxFuture<'a, Result<(), AdminError>> {
+        Box::pin(async move {
+            // The reply's headers mean the transfer was recorded; dropping the progress
+            // stream does not stop it.
+            self.client(uri)
+                .await?
+                .transfer_shard(request)
+                .await
+                .map_err(call_error("TransferShard", uri))?;
+            Ok(())
         })
     }
 }

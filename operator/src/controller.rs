@@ -62,8 +62,13 @@ pub fn context(
     })
 }
 
-/// Runs the controller over all namespaces until the process is asked to stop.
+/// Runs the VectorCluster and ShardPlacement controllers over all namespaces until the
+/// process is asked to stop.
 pub async fn run(ctx: Arc<Context>) {
+    tokio::join!(run_clusters(ctx.clone()), crate::placement::run(ctx));
+}
+
+async fn run_clusters(ctx: Arc<Context>) {
     let client = ctx.client.clone();
     let clusters: Api<VectorCluster> = Api::all(client.clone());
     let pods: Api<Pod> = Api::all(client.clone());

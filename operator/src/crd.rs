@@ -312,8 +312,9 @@ pub struct ShardPlacementSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = Rule::new("self >= 1").message("maxConcurrentMoves must be at least 1"))]
     pub max_concurrent_moves: Option<u32>,
-    /// Automatic: the plan is carried out at once. Manual: it waits for the annotation
-    /// `grape.io/approve: "true"`.
+    /// Automatic (default): the plan is carried out at once. Manual: it waits for the
+    /// annotation `grape.io/approve: "true"`, which the operator removes once the plan it
+    /// approved is carried out (the next plan waits for a new approval).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval: Option<Approval>,
 }

@@ -3,7 +3,8 @@
 //! A reconciliation reads top-down through the modules: [`crd`] defines what the user asks
 //! for, [`build`] turns it into Kubernetes objects, [`decide`] chooses the scale, rollout and
 //! status from what was observed, [`reconcile`] does the API calls of one pass, and
-//! [`controller`] runs passes for every VectorCluster. [`admin`] talks to the nodes,
+//! [`controller`] runs passes for every VectorCluster; [`placement`] does the same for
+//! ShardPlacements (where the shards live). [`admin`] talks to the nodes,
 //! [`leader`] keeps a single active replica, [`metrics`] and [`http`] expose the operator.
 
 pub mod admin;
@@ -14,6 +15,7 @@ pub mod decide;
 pub mod http;
 pub mod leader;
 pub mod metrics;
+pub mod placement;
 pub mod reconcile;
 
 /// Field manager of everything the operator applies.

@@ -5,9 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use grape_proto::cluster::ClusterInfo;
+use grape_proto::cluster::{ClusterInfo, Peer};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
+use k8s_openapi::api::core::v1::{ObjectReference, PersistentVolumeClaim, Pod};
 use k8s_openapi::jiff::Timestamp;
 use k8s_openapi::NamespaceResourceScope;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use crate::admin::{AdminError, NodeAdmin};
 use crate::build::{self, Names, CLUSTER_LABEL, P2P_PORT, ROLE_LABEL};
-use crate::crd::{RetentionPolicy, VectorCluster, VectorClusterStatus};
+use crate::crd::{RetentionPolicy, ShardPlacement, VectorCluster, VectorClusterStatus};
 use crate::decide::{self, Observed, PodRevision, PodView, Rollout, RolloutView, ScaleDecision};
 use crate::metrics::Metrics;
 use crate::FIELD_MANAGER;
@@ -61,7 +61,11 @@ impl Error {
 }
 
 /// Adds the context of a failed API call.
-fn kube_err(action: &'static str, kind: &str, name: &str) -> impl FnOnce(kube::Error) -> Error {
+pub(crate) fn kube_err(
+    action: &'static str,
+    kind: &str,
+    name: &str,
+) -> impl FnOnce(kube::Error) -> Error {
     let (kind, name) = (kind.to_string(), name.to_string());
     move |source| Error::Kube {
         action,
@@ -74,9 +78,10 @@ fn kube_err(action: &'static str, kind: &str, name: &str) -> impl FnOnce(kube::E
 /// The pass for a live VectorCluster.
 pub async fn apply(vc: &VectorCluster, ctx: &Context) -> Result<Action, Error> {
     let names = Names::of(vc);
-    let seen = observe(ctx, &names).await?;
+    let seen = observe(ctx, vc, &names).await?;
     let previous = vc.status.clone().unwrap_or_default();
     let mut refusal: Option<(&str, String)> = None;
+    let mut draining: Option<String> = None;
     let mut replicas = seen.statefulset_replicas().unwrap_or(vc.spec.replicas);
     let mut partition = replicas;
     if !vc.spec.paused {
@@ -91,7 +96,10 @@ pub async fn apply(vc: &VectorCluster, ctx: &Context) -> Result<Action, Error> {
             }
             ScaleDecision::Drain { replicas: r, pods } => {
                 replicas = r;
-                refusal = drain(ctx, &names, &seen, &pods).await;
+                match drain(ctx, vc, &names, &seen, &pods).await? {
+                    Drain::Progress(message) => draining = Some(message),
+                    Drain::Blocked(reason, message) => refusal = Some((reason, message)),
+                }
             }
         }
         partition = decide::rollout_partition(replicas, &seen.rollout(replicas, vc, &names));
@@ -107,11 +115,15 @@ pub async fn apply(vc: &VectorCluster, ctx: &Context) -> Result<Action, Error> {
         pods: &seen.pods,
         nodes: &previous.nodes,
         refusal: refusal.as_ref().map(|(r, m)| (*r, m.as_str())),
+        draining: draining.as_deref(),
         previous: &previous,
         now: Timestamp::now(),
     });
     announce(vc, ctx, &seen, &previous, &status, replicas, partition).await?;
     write_status(vc, ctx, &status).await?;
+    if !vc.spec.paused {
+        request_rebalance(vc, ctx, &seen, &status).await?;
+    }
     if let Some(info) = &seen.info {
         ctx.metrics
             .set_moves_in_flight(&names.namespace, &names.cluster, info.transfers.len());
@@ -160,6 +172,10 @@ struct Seen {
     admin_uri: Option<String>,
     /// The cluster's view from that pod, when it answered.
     info: Option<ClusterInfo>,
+    /// The peer ids the nodes reported in `status.nodes`, by pod name.
+    reported: Vec<(String, u64)>,
+    /// The cluster's own ShardPlacement, once the operator applied it.
+    placement: Option<ShardPlacement>,
 }
 
 impl Seen {
@@ -215,35 +231,33 @@ impl Seen {
         }
     }
 
-    /// The peer id of a data pod, from the cluster's membership.
+    /// The cluster member a data pod runs: the peer registered with the pod's address, or
+    /// the peer id the pod's node reported. `None` when the pod's node is no member (it
+    /// never joined, or it left).
+    fn member(&self, names: &Names, ordinal: i32) -> Option<&Peer> {
+        let pod = names.pod(ordinal);
+        let uri = names.peer_uri(&pod);
+        let reported = self.reported.iter().find(|(name, _)| *name == pod);
+        let peers = &self.info.as_ref()?.peers;
+        peers
+            .iter()
+            .find(|p| p.uri == uri || reported.is_some_and(|(_, id)| *id == p.peer_id))
+    }
+
     fn peer_id(&self, names: &Names, ordinal: i32) -> Option<u64> {
-        let uri = names.peer_uri(&names.pod(ordinal));
-        let info = self.info.as_ref()?;
-        info.peers.iter().find(|p| p.uri == uri).map(|p| p.peer_id)
+        self.member(names, ordinal).map(|p| p.peer_id)
     }
 }
 
-async fn observe(ctx: &Context, names: &Names) -> Result<Seen, Error> {
+async fn observe(ctx: &Context, vc: &VectorCluster, names: &Names) -> Result<Seen, Error> {
     let sets: Api<StatefulSet> = Api::namespaced(ctx.client.clone(), &names.namespace);
     let statefulset = sets.get_opt(&names.cluster).await.map_err(kube_err(
         "get",
         "StatefulSet",
         &names.cluster,
     ))?;
-    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &names.namespace);
-    let selector = format!("{CLUSTER_LABEL}={},{ROLE_LABEL}=data", names.cluster);
-    let mut listed = pods
-        .list(&ListParams::default().labels(&selector))
-        .await
-        .map_err(kube_err("list", "Pods", &selector))?
-        .items;
-    listed.retain(|p| ordinal(names, &p.name_any()).is_some());
-    listed.sort_by_key(|p| ordinal(names, &p.name_any()));
-    let admin_uri = listed
-        .iter()
-        .filter(|p| pod_ready(p))
-        .find_map(|p| p.status.as_ref()?.pod_ip.clone())
-        .map(|ip| format!("http://{ip}:{P2P_PORT}"));
+    let listed = data_pods(ctx, names).await?;
+    let admin_uri = admin_uri(&listed);
     let info = match &admin_uri {
         Some(uri) => match ctx.admin.cluster_info(uri).await {
             Ok(info) => Some(info),
@@ -267,7 +281,45 @@ async fn observe(ctx: &Context, names: &Names) -> Result<Seen, Error> {
         statefulset,
         admin_uri,
         info,
+        reported: reported_peers(vc),
+        placement: own_placement(ctx, names).await?,
     })
+}
+
+fn reported_peers(vc: &VectorCluster) -> Vec<(String, u64)> {
+    let nodes = vc.status.iter().flat_map(|s| &s.nodes);
+    nodes
+        .filter_map(|n| Some((n.name.clone(), n.peer_id.as_deref()?.parse().ok()?)))
+        .collect()
+}
+
+async fn own_placement(ctx: &Context, names: &Names) -> Result<Option<ShardPlacement>, Error> {
+    let api: Api<ShardPlacement> = Api::namespaced(ctx.client.clone(), &names.namespace);
+    api.get_opt(&names.cluster)
+        .await
+        .map_err(kube_err("get", "ShardPlacement", &names.cluster))
+}
+
+/// The cluster's data pods, by ordinal.
+pub(crate) async fn data_pods(ctx: &Context, names: &Names) -> Result<Vec<Pod>, Error> {
+    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &names.namespace);
+    let selector = format!("{CLUSTER_LABEL}={},{ROLE_LABEL}=data", names.cluster);
+    let mut listed = pods
+        .list(&ListParams::default().labels(&selector))
+        .await
+        .map_err(kube_err("list", "Pods", &selector))?
+        .items;
+    listed.retain(|p| ordinal(names, &p.name_any()).is_some());
+    listed.sort_by_key(|p| ordinal(names, &p.name_any()));
+    Ok(listed)
+}
+
+/// The internal address of the first ready data pod, to ask about the cluster through.
+pub(crate) fn admin_uri(pods: &[Pod]) -> Option<String> {
+    pods.iter()
+        .filter(|p| pod_ready(p))
+        .find_map(|p| p.status.as_ref()?.pod_ip.clone())
+        .map(|ip| format!("http://{ip}:{P2P_PORT}"))
 }
 
 /// The ordinal of a data pod `<cluster>-<n>`.
@@ -314,54 +366,80 @@ fn decide_scale(vc: &VectorCluster, names: &Names, seen: &Seen) -> ScaleDecision
             );
         }
     }
-    // Without the cluster's view no peer is known to have left.
-    let departed: Vec<i32> = match &seen.info {
-        Some(_) => (0..seen.statefulset_replicas().unwrap_or(0))
-            .filter(|&o| seen.peer_id(names, o).is_none())
-            .collect(),
-        None => Vec::new(),
+    // Without the cluster's view every pod may still be a member.
+    let pods = 0..seen.statefulset_replicas().unwrap_or(0);
+    let members: Vec<i32> = match &seen.info {
+        Some(_) => pods.filter(|&o| seen.member(names, o).is_some()).collect(),
+        None => pods.collect(),
     };
     decide::scale(
         seen.statefulset_replicas(),
         vc.spec.replicas,
         (needed.0, &needed.1),
-        &departed,
+        &members,
     )
 }
 
-/// Asks the cluster to drain the pods to be removed; the reason why the scale-in waits.
-///
-/// TODO(issue 6): the nodes' `LeaveCluster` is not implemented yet, so today every scale-in
-/// stops here with a Degraded condition; the StatefulSet never shrinks before a drain.
+/// Where the drain of the pods a scale-in removes stands.
+enum Drain {
+    /// Going on; how far each pod got.
+    Progress(String),
+    /// It cannot go on: reason and message for the Degraded condition.
+    Blocked(&'static str, String),
+}
+
+/// Marks the peers of the pods to remove draining (`LeaveCluster`, idempotent: repeating it
+/// follows the drain), with an Event when a pod's drain starts.
 async fn drain(
     ctx: &Context,
+    vc: &VectorCluster,
     names: &Names,
     seen: &Seen,
     ordinals: &[i32],
-) -> Option<(&'static str, String)> {
+) -> Result<Drain, Error> {
     let pods: Vec<String> = ordinals.iter().map(|&o| names.pod(o)).collect();
-    let (Some(uri), Some(_)) = (&seen.admin_uri, &seen.info) else {
+    let Some(uri) = seen.admin_uri.as_ref().filter(|_| seen.info.is_some()) else {
         let message = format!(
             "no ready data node answers to drain {} through",
             pods.join(", ")
         );
-        return Some(("DrainBlocked", message));
+        return Ok(Drain::Blocked("DrainBlocked", message));
     };
-    for &ordinal in ordinals {
-        let Some(peer_id) = seen.peer_id(names, ordinal) else {
+    let mut progress = Vec::new();
+    for (&ordinal, pod) in ordinals.iter().zip(&pods) {
+        // `scale` only drains members.
+        let Some(peer) = seen.member(names, ordinal) else {
             continue;
         };
-        match ctx.admin.leave_cluster(uri, peer_id).await {
-            Ok(reply) => tracing::info!(
-                pod = %names.pod(ordinal), remaining = reply.remaining_replicas, "draining"
-            ),
-            Err(error) => return Some(drain_refusal(&pods, &error)),
+        let reply = match ctx.admin.leave_cluster(uri, peer.peer_id).await {
+            Ok(reply) => reply,
+            Err(error) => {
+                let (reason, message) = drain_refusal(&pods, &error);
+                return Ok(Drain::Blocked(reason, message));
+            }
+        };
+        tracing::info!(
+            %pod, peer = peer.peer_id, remaining = reply.remaining_replicas,
+            removed = reply.removed, "draining"
+        );
+        if !peer.draining {
+            let note = format!(
+                "draining {pod} (peer {}): moving its {} replicas to the other data nodes",
+                peer.peer_id, peer.replicas
+            );
+            publish(ctx, vc, EventType::Normal, "DrainStarted", "Drain", note).await?;
         }
+        progress.push(if reply.removed {
+            format!("{pod} left the cluster")
+        } else {
+            format!("{pod} has {} replicas left", reply.remaining_replicas)
+        });
     }
-    Some((
-        "Draining",
-        format!("scale-in waits until {} leave the cluster", pods.join(", ")),
-    ))
+    Ok(Drain::Progress(format!(
+        "scale-in to {} data nodes waits for the drain: {}",
+        vc.spec.replicas,
+        progress.join(", ")
+    )))
 }
 
 fn drain_refusal(pods: &[String], error: &AdminError) -> (&'static str, String) {
@@ -488,6 +566,14 @@ async fn announce(
             let note = format!("{replicas} data nodes, image {}", vc.spec.image);
             publish(ctx, vc, EventType::Normal, "Created", "Create", note).await?;
         }
+        Some(before) if before > replicas => {
+            let gone: Vec<String> = (replicas..before).map(|o| names.pod(o)).collect();
+            let note = format!(
+                "data nodes {before} → {replicas}: {} drained and removed from the cluster",
+                gone.join(", ")
+            );
+            publish(ctx, vc, EventType::Normal, "Scaled", "Scale", note).await?;
+        }
         Some(before) if before != replicas => {
             let note = format!("data nodes {before} → {replicas}");
             publish(ctx, vc, EventType::Normal, "Scaled", "Scale", note).await?;
@@ -529,6 +615,18 @@ async fn publish(
     action: &str,
     note: String,
 ) -> Result<(), Error> {
+    publish_on(ctx, &vc.object_ref(&()), type_, reason, action, note).await
+}
+
+/// Publishes an Event about the object `reference`.
+pub(crate) async fn publish_on(
+    ctx: &Context,
+    reference: &ObjectReference,
+    type_: EventType,
+    reason: &str,
+    action: &str,
+    note: String,
+) -> Result<(), Error> {
     let event = Event {
         type_,
         reason: reason.into(),
@@ -537,12 +635,57 @@ async fn publish(
         secondary: None,
     };
     ctx.recorder
-        .publish(&event, &vc.object_ref(&()))
+        .publish(&event, reference)
         .await
         .map_err(|source| Error::Event {
             reason: reason.into(),
             source,
         })
+}
+
+/// Once the cluster runs at a new size with every node ready, (re)applies its Balanced
+/// ShardPlacement, whose controller then moves shards onto the new nodes.
+async fn request_rebalance(
+    vc: &VectorCluster,
+    ctx: &Context,
+    seen: &Seen,
+    status: &VectorClusterStatus,
+) -> Result<(), Error> {
+    let available = status
+        .conditions
+        .iter()
+        .any(|c| c.type_ == "Available" && c.status == "True");
+    let placed_for = seen.placement.as_ref().and_then(build::placed_for);
+    let due = decide::rebalance_due(
+        vc.spec.replicas,
+        seen.statefulset_replicas(),
+        status.ready_replicas.unwrap_or(0),
+        available,
+        placed_for,
+    );
+    if !due {
+        return Ok(());
+    }
+    let names = Names::of(vc);
+    apply_one(
+        ctx,
+        &names.namespace,
+        build::shard_placement(vc, vc.spec.replicas),
+    )
+    .await?;
+    let note = format!(
+        "{} data nodes ready: ShardPlacement {} balances the shards over them",
+        vc.spec.replicas, names.cluster
+    );
+    publish(
+        ctx,
+        vc,
+        EventType::Normal,
+        "RebalanceRequested",
+        "Rebalance",
+        note,
+    )
+    .await
 }
 
 /// Applies the operator's part of the status (never `nodes`: those entries are the nodes').

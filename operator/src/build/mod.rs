@@ -4,6 +4,7 @@
 
 mod config_map;
 mod pdb;
+mod placement;
 mod query;
 mod rbac;
 mod services;
@@ -11,6 +12,7 @@ mod statefulset;
 
 pub use config_map::{config_map, CONFIG_FILE};
 pub use pdb::pod_disruption_budget;
+pub use placement::{placed_for, shard_placement, DATA_NODES_ANNOTATION};
 pub use query::query_deployment;
 pub use rbac::{role, role_binding, service_account};
 pub use services::{client_service, headless_service};
@@ -79,6 +81,13 @@ impl Names {
             self.namespace
         )
     }
+
+    /// The data pod whose internal address is `uri`, if it is one of this cluster's.
+    pub fn pod_of_peer_uri(&self, uri: &str) -> Option<String> {
+        let pod = uri.strip_prefix("http://")?.split_once('.')?.0;
+        let ordinal = pod.strip_prefix(&format!("{}-", self.cluster))?;
+        (ordinal.parse::<u32>().is_ok() && self.peer_uri(pod) == uri).then(|| pod.to_string())
+    }
 }
 
 /// Labels on every object of the cluster.
@@ -127,6 +136,26 @@ fn with_labels(
 ) -> BTreeMap<String, String> {
     labels.extend(extra);
     labels
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::three_nodes;
+    use super::*;
+
+    #[test]
+    fn peer_addresses_map_back_to_their_pods() {
+        let names = Names::of(&three_nodes());
+        let uri = names.peer_uri("vec-4");
+        assert_eq!(names.pod_of_peer_uri(&uri).as_deref(), Some("vec-4"));
+        for other in [
+            "http://vec-4.vec-headless.other.svc.cluster.local:6335",
+            "http://vecx-4.vec-headless.db.svc.cluster.local:6335",
+            "http://10.250.0.5:6335",
+        ] {
+            assert_eq!(names.pod_of_peer_uri(other), None, "{other}");
+        }
+    }
 }
 
 #[cfg(test)]

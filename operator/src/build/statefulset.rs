@@ -8,7 +8,8 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{
-    RollingUpdateStatefulSetStrategy, StatefulSet, StatefulSetSpec, StatefulSetUpdateStrategy,
+    RollingUpdateStatefulSetStrategy, StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy,
+    StatefulSetSpec, StatefulSetUpdateStrategy,
 };
 use k8s_openapi::api::core::v1::{
     ConfigMapVolumeSource, Container, ContainerPort, EnvVar, EnvVarSource, HTTPGetAction,
@@ -57,9 +58,21 @@ pub fn statefulset(vc: &VectorCluster, replicas: i32, partition: i32) -> Statefu
             }),
             template: pod_template(vc, &names, labels),
             volume_claim_templates: Some(vec![data_claim(vc)]),
+            persistent_volume_claim_retention_policy: Some(claim_retention()),
             ..Default::default()
         }),
         status: None,
+    }
+}
+
+/// The operator shrinks the StatefulSet only after the removed pods' peers left the
+/// cluster, so their volumes hold nothing the cluster needs: they go, and a later scale-out
+/// starts fresh peers instead of reviving removed ones. On deletion the finalizer applies
+/// `storage.retentionPolicy` itself.
+fn claim_retention() -> StatefulSetPersistentVolumeClaimRetentionPolicy {
+    StatefulSetPersistentVolumeClaimRetentionPolicy {
+        when_scaled: Some("Delete".into()),
+        when_deleted: Some("Retain".into()),
     }
 }
 
@@ -325,6 +338,12 @@ mod tests {
             .rolling_update
             .as_ref();
         assert_eq!(rolling.unwrap().partition, Some(2));
+        let retention = spec
+            .persistent_volume_claim_retention_policy
+            .as_ref()
+            .unwrap();
+        assert_eq!(retention.when_scaled.as_deref(), Some("Delete"));
+        assert_eq!(retention.when_deleted.as_deref(), Some("Retain"));
         let claim = &spec.volume_claim_templates.as_ref().unwrap()[0];
         let requests = claim.spec.as_ref().unwrap().resources.as_ref().unwrap();
         assert_eq!(requests.requests.as_ref().unwrap()["storage"].0, "10Gi");

@@ -1,15 +1,18 @@
-//! Scale decisions: how many data pods the StatefulSet may have.
+//! Scale decisions: how many data pods the StatefulSet may have, and when the cluster
+//! should be rebalanced over them.
 //!
 //! Scale out is immediate (new pods join through pod 0). Scale in removes the pods with the
 //! highest ordinals, and only after their peers left the cluster (their replicas moved
-//! away); a target below what the collections' replication factors need is refused.
+//! away); a target below what the collections' replication factors need is refused. All the
+//! pods to remove drain at once, so that no replica moves onto a pod about to go; the
+//! StatefulSet shrinks past each highest ordinal as soon as it has left.
 
 /// What to do with the StatefulSet's replica count.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScaleDecision {
     /// Set the StatefulSet to this many replicas.
     Apply { replicas: i32 },
-    /// Keep `replicas`; these pods must leave the cluster first.
+    /// Set the StatefulSet to `replicas`; the pods `pods` must leave the cluster first.
     Drain { replicas: i32, pods: Vec<i32> },
     /// Keep `replicas`: the target is unsafe, for the reason given.
     Refuse { replicas: i32, reason: String },
@@ -17,12 +20,13 @@ pub enum ScaleDecision {
 
 /// `current`: the StatefulSet's replicas (`None` before it exists); `desired`:
 /// `spec.replicas`; `needed`: the largest replication factor of any collection (or the
-/// default) and what needs it; `departed`: ordinals whose peers already left the cluster.
+/// default) and what needs it; `members`: ordinals whose peers are (or may still be)
+/// members of the cluster. A pod that is not a member holds nothing and may go.
 pub fn scale(
     current: Option<i32>,
     desired: i32,
     needed: (u32, &str),
-    departed: &[i32],
+    members: &[i32],
 ) -> ScaleDecision {
     let Some(current) = current.filter(|&c| c > desired) else {
         return ScaleDecision::Apply { replicas: desired };
@@ -37,17 +41,36 @@ pub fn scale(
             ),
         };
     }
-    let pods: Vec<i32> = (desired..current)
-        .filter(|o| !departed.contains(o))
-        .collect();
+    // The StatefulSet can only drop its highest ordinals: keep up to the highest member.
+    let keep = (desired..current)
+        .rev()
+        .find(|o| members.contains(o))
+        .map_or(desired, |o| o + 1);
+    let pods: Vec<i32> = (desired..keep).filter(|o| members.contains(o)).collect();
     if pods.is_empty() {
         ScaleDecision::Apply { replicas: desired }
     } else {
         ScaleDecision::Drain {
-            replicas: current,
+            replicas: keep,
             pods,
         }
     }
+}
+
+/// Whether the operator should (re)apply the cluster's Balanced ShardPlacement now: once
+/// the cluster is available at its spec size with every pod ready, and the placement was
+/// last applied for another number of data nodes (or never). `placed_for` is that number.
+pub fn rebalance_due(
+    desired: i32,
+    statefulset_replicas: Option<i32>,
+    ready_pods: i32,
+    available: bool,
+    placed_for: Option<i32>,
+) -> bool {
+    available
+        && statefulset_replicas == Some(desired)
+        && ready_pods == desired
+        && placed_for != Some(desired)
 }
 
 #[cfg(test)]
@@ -61,18 +84,18 @@ mod tests {
             ScaleDecision::Apply { replicas: 3 }
         );
         assert_eq!(
-            scale(Some(3), 5, (2, "x"), &[]),
+            scale(Some(3), 5, (2, "x"), &[0, 1, 2]),
             ScaleDecision::Apply { replicas: 5 }
         );
         assert_eq!(
-            scale(Some(3), 3, (3, "x"), &[]),
+            scale(Some(3), 3, (3, "x"), &[0, 1, 2]),
             ScaleDecision::Apply { replicas: 3 }
         );
     }
 
     #[test]
     fn scale_in_below_the_replication_factor_is_refused_with_the_reason() {
-        let decision = scale(Some(3), 1, (2, "collection \"docs\""), &[]);
+        let decision = scale(Some(3), 1, (2, "collection \"docs\""), &[0, 1, 2]);
         let ScaleDecision::Refuse { replicas, reason } = decision else {
             panic!("{decision:?}");
         };
@@ -85,24 +108,58 @@ mod tests {
     }
 
     #[test]
-    fn scale_in_drains_the_highest_ordinals_first() {
+    fn scale_in_drains_every_pod_to_remove_before_shrinking() {
         assert_eq!(
-            scale(Some(5), 3, (2, "x"), &[]),
+            scale(Some(5), 3, (2, "x"), &[0, 1, 2, 3, 4]),
             ScaleDecision::Drain {
                 replicas: 5,
                 pods: vec![3, 4]
             }
         );
+    }
+
+    #[test]
+    fn the_statefulset_shrinks_past_the_highest_ordinals_that_left() {
         assert_eq!(
-            scale(Some(5), 3, (2, "x"), &[4]),
+            scale(Some(5), 3, (2, "x"), &[0, 1, 2, 3]),
             ScaleDecision::Drain {
-                replicas: 5,
+                replicas: 4,
                 pods: vec![3]
             }
         );
+        // Ordinal 3 left first: it must wait for 4, which the StatefulSet removes first.
         assert_eq!(
-            scale(Some(5), 3, (2, "x"), &[3, 4]),
+            scale(Some(5), 3, (2, "x"), &[0, 1, 2, 4]),
+            ScaleDecision::Drain {
+                replicas: 5,
+                pods: vec![4]
+            }
+        );
+        assert_eq!(
+            scale(Some(5), 3, (2, "x"), &[0, 1, 2]),
             ScaleDecision::Apply { replicas: 3 }
         );
+    }
+
+    #[test]
+    fn raising_replicas_during_a_drain_stops_shrinking() {
+        assert_eq!(
+            scale(Some(5), 5, (2, "x"), &[0, 1, 2, 3]),
+            ScaleDecision::Apply { replicas: 5 }
+        );
+    }
+
+    #[test]
+    fn rebalance_is_due_once_the_new_size_is_ready() {
+        // Scale out 3 → 5: not while pods start, then once, then not again.
+        assert!(!rebalance_due(5, Some(5), 4, false, Some(3)));
+        assert!(!rebalance_due(5, Some(5), 5, false, Some(3)));
+        assert!(rebalance_due(5, Some(5), 5, true, Some(3)));
+        assert!(!rebalance_due(5, Some(5), 5, true, Some(5)));
+        // A new cluster gets its placement once available.
+        assert!(rebalance_due(3, Some(3), 3, true, None));
+        // Scale in: not while drained pods remain.
+        assert!(!rebalance_due(3, Some(4), 4, true, Some(5)));
+        assert!(rebalance_due(3, Some(3), 3, true, Some(5)));
     }
 }

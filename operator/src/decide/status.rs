@@ -2,9 +2,10 @@
 //! own reports (`status.nodes`). The nodes' entries are theirs: the operator never writes
 //! `nodes`, only reads them.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use k8s_openapi::jiff::Timestamp;
 
+use super::condition::condition as make_condition;
 use crate::crd::{ClusterPhase, NodeStatus, VectorClusterStatus};
 
 /// A node report older than this no longer counts (nodes report every few seconds).
@@ -39,6 +40,8 @@ pub struct Observed<'a> {
     pub nodes: &'a [NodeStatus],
     /// Why the operator refuses to do what the spec asks (reason, message), if it does.
     pub refusal: Option<(&'a str, &'a str)>,
+    /// How the drain of the pods a scale-in removes is going, while it runs.
+    pub draining: Option<&'a str>,
     pub previous: &'a VectorClusterStatus,
     pub now: Timestamp,
 }
@@ -155,6 +158,9 @@ impl Health {
 /// Why the cluster is moving towards its spec, if it is.
 fn progress(o: &Observed, health: &Health) -> Option<(String, String)> {
     let want = o.desired_replicas;
+    if let Some(message) = o.draining {
+        return Some(("Draining".into(), message.to_string()));
+    }
     if o.statefulset.rolling {
         return Some((
             "RollingUpdate".into(),
@@ -184,31 +190,24 @@ fn phase(
         _ if o.paused => ClusterPhase::Paused,
         _ if degraded => ClusterPhase::Degraded,
         Some("RollingUpdate") => ClusterPhase::Upgrading,
-        Some("Scaling") => ClusterPhase::Scaling,
+        Some("Scaling" | "Draining") => ClusterPhase::Scaling,
         Some(_) => ClusterPhase::Creating,
         None if health.available => ClusterPhase::Running,
         None => ClusterPhase::Degraded,
     }
 }
 
-/// A condition; its transition time is kept while its status stays the same.
 fn condition(o: &Observed, type_: &str, status: bool, reason: &str, message: &str) -> Condition {
-    let status = if status { "True" } else { "False" }.to_string();
-    let last_transition_time = o
-        .previous
-        .conditions
-        .iter()
-        .find(|c| c.type_ == type_ && c.status == status)
-        .map(|c| c.last_transition_time.clone())
-        .unwrap_or(Time(o.now));
-    Condition {
-        type_: type_.into(),
+    let previous = &o.previous.conditions;
+    make_condition(
+        previous,
+        o.generation,
+        o.now,
+        type_,
         status,
-        reason: reason.into(),
-        message: message.into(),
-        observed_generation: o.generation,
-        last_transition_time,
-    }
+        reason,
+        message,
+    )
 }
 
 /// The image every data pod runs, once they all run the same one; until then the last known.
@@ -230,6 +229,8 @@ fn is_fresh(node: &NodeStatus, now: Timestamp) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
     use super::*;
 
     const NOW: i64 = 1_800_000_000;
@@ -284,6 +285,7 @@ mod tests {
             pods,
             nodes,
             refusal: None,
+            draining: None,
             previous,
             now: at(NOW),
         }
@@ -376,6 +378,27 @@ mod tests {
             ("True", "ScaleInRefused")
         );
         assert_eq!(degraded.message, "replication factor 2 needs 2 data nodes");
+    }
+
+    #[test]
+    fn a_drain_is_progress_not_degradation() {
+        let (pods, nodes, none) = (
+            pods(3, true),
+            healthy_nodes(),
+            VectorClusterStatus::default(),
+        );
+        let mut o = observe(&pods, &nodes, &none);
+        o.desired_replicas = 2;
+        o.draining = Some("draining vec-2: 3 replicas left");
+        let status = aggregate(&o);
+        assert_eq!(status.phase, Some(ClusterPhase::Scaling));
+        let progressing = cond(&status, "Progressing");
+        assert_eq!(
+            (progressing.status.as_str(), progressing.reason.as_str()),
+            ("True", "Draining")
+        );
+        assert_eq!(progressing.message, "draining vec-2: 3 replicas left");
+        assert_eq!(cond(&status, "Degraded").status, "False");
     }
 
     #[test]
