@@ -72,6 +72,15 @@ impl Obstacle {
             failed: false,
         }
     }
+
+    /// The spec cannot be carried out as it stands.
+    fn invalid(message: String) -> Obstacle {
+        Obstacle {
+            reason: "InvalidPlacement",
+            message,
+            failed: true,
+        }
+    }
 }
 
 async fn reconcile(sp: Arc<ShardPlacement>, ctx: Arc<Context>) -> Result<Action, Error> {
@@ -113,63 +122,30 @@ async fn pass(
     previous: &ShardPlacementStatus,
     now: Timestamp,
 ) -> Result<Result<PlacementStep, Obstacle>, Error> {
-    let target = match target(sp, ctx).await? {
-        Ok(target) => target,
-        Err(obstacle) => return Ok(Err(obstacle)),
-    };
+    Ok(match target(sp, ctx).await? {
+        Ok(target) => act(sp, ctx, &target, previous, now).await,
+        Err(obstacle) => Err(obstacle),
+    })
+}
+
+async fn act(
+    sp: &ShardPlacement,
+    ctx: &Context,
+    target: &Target,
+    previous: &ShardPlacementStatus,
+    now: Timestamp,
+) -> Result<PlacementStep, Obstacle> {
     let collection = sp.spec.collection.clone().unwrap_or_default();
     let pods = decide::pods_of_peers(&target.info, &target.names);
-    let in_collection = |c: &str| collection.is_empty() || c == collection;
     let manual = match sp.spec.mode {
         PlacementMode::Balanced => None,
-        PlacementMode::Manual => match manual_plan(sp, &target, &pods) {
-            Ok(transfers) => Some(transfers),
-            Err(message) => {
-                return Ok(Err(Obstacle {
-                    reason: "InvalidPlacement",
-                    message,
-                    failed: true,
-                }))
-            }
-        },
+        PlacementMode::Manual => Some(manual_plan(sp, target, &pods).map_err(Obstacle::invalid)?),
     };
     let planned: Vec<PlannedMove> = match &manual {
         Some(transfers) => transfers.iter().map(Transfer::planned_move).collect(),
-        None => match ctx.admin.plan_rebalance(&target.uri, &collection).await {
-            Ok(plan) => plan
-                .moves
-                .iter()
-                .map(|m| PlannedMove {
-                    collection: m.collection.clone(),
-                    shard: m.shard_id,
-                    from: pod_name(&pods, m.from_peer_id),
-                    to: pod_name(&pods, m.to_peer_id),
-                    state: None,
-                    points_done: None,
-                    points_total: None,
-                })
-                .collect(),
-            Err(e) => return Ok(Err(Obstacle::passing("PlanFailed", e.to_string()))),
-        },
+        None => balanced_plan(ctx, target, &collection, &pods).await?,
     };
-    let running: Vec<PlannedMove> = target
-        .info
-        .transfers
-        .iter()
-        .filter(|t| in_collection(&t.collection))
-        .map(|t| {
-            let progress = t.progress.clone().unwrap_or_default();
-            PlannedMove {
-                collection: t.collection.clone(),
-                shard: t.shard_id,
-                from: pod_name(&pods, t.from_peer_id),
-                to: pod_name(&pods, t.to_peer_id),
-                state: None,
-                points_done: Some(progress.points_done),
-                points_total: Some(progress.points_total),
-            }
-        })
-        .collect();
+    let running = running_moves(&target.info, &pods, &collection);
     let held = held_replicas(&target.info, &pods);
     let step = decide::step(&PlacementView {
         generation: sp.metadata.generation,
@@ -183,18 +159,64 @@ async fn pass(
     });
     if step.start_moves {
         let started = match &manual {
-            Some(transfers) => start_transfers(sp, ctx, &target, &pods, transfers).await,
+            Some(transfers) => start_transfers(sp, ctx, target, &pods, transfers).await,
             None => {
                 let limit = sp.spec.max_concurrent_moves.unwrap_or(1);
                 let plan = ctx.admin.rebalance(&target.uri, &collection, limit).await;
                 plan.map(|_| ())
             }
         };
-        if let Err(e) = started {
-            return Ok(Err(Obstacle::passing("MoveFailed", e.to_string())));
-        }
+        started.map_err(|e| Obstacle::passing("MoveFailed", e.to_string()))?;
     }
-    Ok(Ok(step))
+    Ok(step)
+}
+
+/// Balanced mode: the moves the cluster's planner wants (pod names).
+async fn balanced_plan(
+    ctx: &Context,
+    target: &Target,
+    collection: &str,
+    pods: &BTreeMap<u64, String>,
+) -> Result<Vec<PlannedMove>, Obstacle> {
+    let plan = ctx
+        .admin
+        .plan_rebalance(&target.uri, collection)
+        .await
+        .map_err(|e| Obstacle::passing("PlanFailed", e.to_string()))?;
+    let moves = plan.moves.iter().map(|m| PlannedMove {
+        collection: m.collection.clone(),
+        shard: m.shard_id,
+        from: pod_name(pods, m.from_peer_id),
+        to: pod_name(pods, m.to_peer_id),
+        state: None,
+        points_done: None,
+        points_total: None,
+    });
+    Ok(moves.collect())
+}
+
+/// The transfers in flight in `collection` (empty: any), with their progress.
+fn running_moves(
+    info: &ClusterInfo,
+    pods: &BTreeMap<u64, String>,
+    collection: &str,
+) -> Vec<PlannedMove> {
+    info.transfers
+        .iter()
+        .filter(|t| collection.is_empty() || t.collection == collection)
+        .map(|t| {
+            let progress = t.progress.clone().unwrap_or_default();
+            PlannedMove {
+                collection: t.collection.clone(),
+                shard: t.shard_id,
+                from: pod_name(pods, t.from_peer_id),
+                to: pod_name(pods, t.to_peer_id),
+                state: None,
+                points_done: Some(progress.points_done),
+                points_total: Some(progress.points_total),
+            }
+        })
+        .collect()
 }
 
 /// The placement's VectorCluster and the view of one of its ready data pods.
@@ -210,6 +232,10 @@ async fn target(sp: &ShardPlacement, ctx: &Context) -> Result<Result<Target, Obs
         let message = format!("VectorCluster {name} does not exist");
         return Ok(Err(Obstacle::passing("ClusterNotFound", message)));
     };
+    if vc.spec.paused {
+        let message = format!("VectorCluster {name} is paused");
+        return Ok(Err(Obstacle::passing("ClusterPaused", message)));
+    }
     let names = Names::of(&vc);
     let pods = reconcile::data_pods(ctx, &names).await?;
     let Some(uri) = reconcile::admin_uri(&pods) else {
@@ -319,7 +345,14 @@ async fn announce(
         Some(PlacementPhase::Balanced) => (EventType::Normal, "Balanced"),
         Some(PlacementPhase::Pending) | None => (EventType::Normal, "Pending"),
     };
-    publish_on(ctx, &sp.object_ref(&()), type_, reason, "Place", message).await
+    publish_on(
+        ctx,
+        &sp.object_ref(&()),
+        None,
+        (type_, reason, "Place"),
+        message,
+    )
+    .await
 }
 
 async fn write_status(

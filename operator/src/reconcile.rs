@@ -103,7 +103,9 @@ pub async fn apply(vc: &VectorCluster, ctx: &Context) -> Result<Action, Error> {
             }
         }
         partition = decide::rollout_partition(replicas, &seen.rollout(replicas, vc, &names));
-        prepare_restart(ctx, &names, &seen, partition).await;
+        if seen.restarts(partition, replicas) {
+            prepare_restart(ctx, &names, &seen, partition).await;
+        }
         apply_objects(vc, ctx, &names, replicas, partition).await?;
     }
     let status = decide::aggregate(&Observed {
@@ -197,17 +199,25 @@ impl Seen {
         }
     }
 
+    /// The StatefulSet's current rolling-update partition.
+    fn partition(&self) -> Option<i32> {
+        let spec = self.statefulset.as_ref()?.spec.as_ref()?;
+        spec.update_strategy
+            .as_ref()?
+            .rolling_update
+            .as_ref()?
+            .partition
+    }
+
+    /// Whether lowering the partition to `partition` restarts the pod at that ordinal (it
+    /// does not when the StatefulSet merely shrinks to `replicas == partition`).
+    fn restarts(&self, partition: i32, replicas: i32) -> bool {
+        partition < replicas && self.partition().is_some_and(|p| partition < p)
+    }
+
     fn rollout(&self, replicas: i32, vc: &VectorCluster, names: &Names) -> Rollout {
         let set = self.statefulset.as_ref();
-        let partition = set.and_then(|s| {
-            s.spec
-                .as_ref()?
-                .update_strategy
-                .as_ref()?
-                .rolling_update
-                .as_ref()?
-                .partition
-        });
+        let partition = self.partition();
         let reports = vc
             .status
             .as_ref()
@@ -427,7 +437,15 @@ async fn drain(
                 "draining {pod} (peer {}): moving its {} replicas to the other data nodes",
                 peer.peer_id, peer.replicas
             );
-            publish(ctx, vc, EventType::Normal, "DrainStarted", "Drain", note).await?;
+            let event = (EventType::Normal, "DrainStarted", "Drain");
+            publish_on(
+                ctx,
+                &vc.object_ref(&()),
+                Some(pod_ref(names, pod)),
+                event,
+                note,
+            )
+            .await?;
         }
         progress.push(if reply.removed {
             format!("{pod} left the cluster")
@@ -440,6 +458,16 @@ async fn drain(
         vc.spec.replicas,
         progress.join(", ")
     )))
+}
+
+fn pod_ref(names: &Names, pod: &str) -> ObjectReference {
+    ObjectReference {
+        api_version: Some("v1".into()),
+        kind: Some("Pod".into()),
+        name: Some(pod.into()),
+        namespace: Some(names.namespace.clone()),
+        ..Default::default()
+    }
 }
 
 fn drain_refusal(pods: &[String], error: &AdminError) -> (&'static str, String) {
@@ -465,22 +493,6 @@ async fn prepare_restart(ctx: &Context, names: &Names, seen: &Seen, partition: i
     let (Some(uri), Some(peer)) = (&seen.admin_uri, seen.peer_id(names, partition)) else {
         return;
     };
-    let lowering = seen
-        .statefulset
-        .as_ref()
-        .and_then(|s| {
-            s.spec
-                .as_ref()?
-                .update_strategy
-                .as_ref()?
-                .rolling_update
-                .as_ref()?
-                .partition
-        })
-        .is_some_and(|p| partition < p);
-    if !lowering {
-        return;
-    }
     match ctx.admin.transfer_leadership_away(uri, peer).await {
         Ok(remaining) => {
             tracing::info!(pod = %names.pod(partition), remaining, "leadership moved away")
@@ -572,7 +584,10 @@ async fn announce(
                 "data nodes {before} → {replicas}: {} drained and removed from the cluster",
                 gone.join(", ")
             );
-            publish(ctx, vc, EventType::Normal, "Scaled", "Scale", note).await?;
+            // Each step of a scale-in is its own Event, told apart by the pod it removes.
+            let removed = Some(pod_ref(&names, &names.pod(replicas)));
+            let event = (EventType::Normal, "Scaled", "Scale");
+            publish_on(ctx, &vc.object_ref(&()), removed, event, note).await?;
         }
         Some(before) if before != replicas => {
             let note = format!("data nodes {before} → {replicas}");
@@ -580,16 +595,7 @@ async fn announce(
         }
         Some(_) => {}
     }
-    let old_partition = seen.statefulset.as_ref().and_then(|s| {
-        s.spec
-            .as_ref()?
-            .update_strategy
-            .as_ref()?
-            .rolling_update
-            .as_ref()?
-            .partition
-    });
-    if old_partition.is_some_and(|p| partition < p) {
+    if seen.restarts(partition, replicas) {
         let note = format!("restarting {} on the new revision", names.pod(partition));
         publish(ctx, vc, EventType::Normal, "UpgradeStep", "Upgrade", note).await?;
     }
@@ -615,16 +621,24 @@ async fn publish(
     action: &str,
     note: String,
 ) -> Result<(), Error> {
-    publish_on(ctx, &vc.object_ref(&()), type_, reason, action, note).await
+    publish_on(
+        ctx,
+        &vc.object_ref(&()),
+        None,
+        (type_, reason, action),
+        note,
+    )
+    .await
 }
 
-/// Publishes an Event about the object `reference`.
+/// Publishes an Event (type, reason, action) about the object `reference`. Events with the
+/// same reason about the same objects fold into one series, so a step about one of several
+/// objects names it as `related`.
 pub(crate) async fn publish_on(
     ctx: &Context,
     reference: &ObjectReference,
-    type_: EventType,
-    reason: &str,
-    action: &str,
+    related: Option<ObjectReference>,
+    (type_, reason, action): (EventType, &str, &str),
     note: String,
 ) -> Result<(), Error> {
     let event = Event {
@@ -632,7 +646,7 @@ pub(crate) async fn publish_on(
         reason: reason.into(),
         note: Some(note),
         action: action.into(),
-        secondary: None,
+        secondary: related,
     };
     ctx.recorder
         .publish(&event, reference)

@@ -5,18 +5,16 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
 use grape_k8s_harness::{apply, Harness};
 use grape_operator::admin::{GrpcAdmin, NodeAdmin};
-use grape_operator::controller;
-use grape_operator::crd::{ClusterPhase, VectorCluster};
-use grape_operator::metrics::Metrics;
+use grape_operator::crd::VectorCluster;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{Event, PersistentVolumeClaim, Pod};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
+use reqwest::Method;
 use serde_json::{json, Value};
 
 const NS: &str = "grape";
@@ -41,33 +39,13 @@ async fn three_node_cluster_becomes_available() -> Result<()> {
     let client = harness.client().await?;
     common::install_crds(&client).await?;
     common::create_namespace(&client, NS).await?;
-    let metrics = Arc::new(Metrics::new()?);
-    let admin = Arc::new(GrpcAdmin::default());
-    let ctx = controller::context(client.clone(), admin.clone(), metrics.clone(), "test");
-    let operator = tokio::spawn(controller::run(ctx));
+    let (operator, metrics) = common::start_operator(&client);
+    let admin = GrpcAdmin::default();
 
     apply(&client, CLUSTER).await?;
     let clusters: Api<VectorCluster> = Api::namespaced(client.clone(), NS);
-    let available = common::wait_for(
-        "vec Running and Available",
-        Duration::from_secs(240),
-        || async {
-            let vc = clusters.get_status("vec").await?;
-            let status = vc.status.context("no status")?;
-            let available = status.conditions.iter().find(|c| c.type_ == "Available");
-            ensure!(
-                status.phase == Some(ClusterPhase::Running)
-                    && available.is_some_and(|c| c.status == "True"),
-                "phase {:?}, Available {available:?}, nodes {:?}",
-                status.phase,
-                status.nodes
-            );
-            Ok(status)
-        },
-    )
-    .await
-    .with_context(|| common::pod_logs(&harness))?;
-    ensure!(available.ready_replicas == Some(3), "{available:?}");
+    let available =
+        common::wait_running(&harness, &clusters, "vec", 3, Duration::from_secs(240)).await?;
     ensure!(available.nodes.len() == 3, "{:?}", available.nodes);
     ensure!(available.current_image.as_deref() == Some("grape-node:dev"));
 
@@ -106,10 +84,12 @@ async fn three_node_cluster_becomes_available() -> Result<()> {
     // The operator's collection defaults reach the nodes.
     let rest = format!("http://{ip}:6333");
     let http = reqwest::Client::new();
-    put(
+    let body = json!({"vectors": {"size": 4, "distance": "Dot"}});
+    common::send(
         &http,
+        Method::PUT,
         &format!("{rest}/collections/implicit"),
-        json!({"vectors": {"size": 4, "distance": "Dot"}}),
+        body,
     )
     .await?;
     let described: Value = http
@@ -126,7 +106,13 @@ async fn three_node_cluster_becomes_available() -> Result<()> {
 
     // A collection with 3 replicas per shard: shrinking to 2 data nodes must be refused.
     let docs = json!({"vectors": {"size": 4, "distance": "Dot"}, "replication_factor": 3});
-    put(&http, &format!("{rest}/collections/docs"), docs).await?;
+    common::send(
+        &http,
+        Method::PUT,
+        &format!("{rest}/collections/docs"),
+        docs,
+    )
+    .await?;
     clusters
         .patch(
             "vec",
@@ -197,16 +183,5 @@ async fn three_node_cluster_becomes_available() -> Result<()> {
     )
     .await?;
     operator.abort();
-    Ok(())
-}
-
-async fn put(http: &reqwest::Client, url: &str, body: Value) -> Result<()> {
-    let response = http.put(url).json(&body).send().await?;
-    let status = response.status();
-    ensure!(
-        status.is_success(),
-        "PUT {url}: {status}: {}",
-        response.text().await?
-    );
     Ok(())
 }

@@ -143,7 +143,9 @@ fn merge_plan(v: &PlacementView, phase: PlacementPhase) -> Vec<PlannedMove> {
             let state = match old.state {
                 Some(MoveState::Running) => finished(v, old),
                 Some(done_or_failed @ (MoveState::Done | MoveState::Failed)) => done_or_failed,
-                // A pending move the cluster no longer plans was never started.
+                // Started and finished between two passes: the replica is where it went.
+                Some(MoveState::Pending) | None if moved(v, old) => MoveState::Done,
+                // Otherwise the cluster planned it away, or it never started.
                 Some(MoveState::Pending) | None => continue,
             };
             plan.push(with_state(old, state));
@@ -151,6 +153,15 @@ fn merge_plan(v: &PlacementView, phase: PlacementPhase) -> Vec<PlannedMove> {
     }
     plan.sort_by(|a, b| (&a.collection, a.shard).cmp(&(&b.collection, b.shard)));
     plan
+}
+
+/// The move's target holds the replica and its source does not.
+fn moved(v: &PlacementView, m: &PlannedMove) -> bool {
+    let holds = |pod: &String| {
+        v.held
+            .contains(&(m.collection.clone(), m.shard, pod.clone()))
+    };
+    holds(&m.to) && !holds(&m.from)
 }
 
 fn finished(v: &PlacementView, m: &PlannedMove) -> MoveState {
@@ -397,6 +408,23 @@ mod tests {
         assert_eq!(again.status.plan, balanced.status.plan, "the record stays");
         let next = Case::new(vec![mv(2, "vec-1", "vec-2")], vec![]).step(&again.status);
         assert_eq!(states(&next.status), [(2, Some(MoveState::Pending))]);
+    }
+
+    #[test]
+    fn a_move_that_ran_between_two_passes_is_on_record() {
+        let previous = Case::new(
+            vec![mv(0, "vec-0", "vec-3"), mv(1, "vec-1", "vec-4")],
+            vec![],
+        )
+        .step(&ShardPlacementStatus::default())
+        .status;
+        let mut case = Case::new(vec![mv(1, "vec-1", "vec-4")], vec![]);
+        case.held.insert(("docs".into(), 0, "vec-3".into()));
+        let step = case.step(&previous);
+        assert_eq!(
+            states(&step.status),
+            [(0, Some(MoveState::Done)), (1, Some(MoveState::Pending))]
+        );
     }
 
     #[test]

@@ -4,13 +4,18 @@
 
 use std::future::Future;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
-use grape_operator::crd::VectorCluster;
-use k8s_openapi::api::core::v1::Namespace;
+use grape_operator::admin::GrpcAdmin;
+use grape_operator::controller;
+use grape_operator::crd::{ClusterPhase, VectorCluster, VectorClusterStatus};
+use grape_operator::metrics::Metrics;
+use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::api::{Api, ListParams, PostParams};
 use kube::Client;
+use serde_json::Value;
 
 /// The debug grape-node binary of this build: next to the test binary's `deps/` directory
 /// (`$CARGO_TARGET_DIR/debug/`), built first if it is missing.
@@ -92,4 +97,67 @@ pub fn pod_logs(harness: &grape_k8s_harness::Harness) -> String {
         }
     }
     out
+}
+
+/// The operator's controllers, in-process (its task ends when the test aborts it).
+pub fn start_operator(client: &Client) -> (tokio::task::JoinHandle<()>, Arc<Metrics>) {
+    let metrics = Arc::new(Metrics::new().expect("metrics register"));
+    let admin = Arc::new(GrpcAdmin::default());
+    let ctx = controller::context(client.clone(), admin, metrics.clone(), "test");
+    (tokio::spawn(controller::run(ctx)), metrics)
+}
+
+/// Waits until the VectorCluster `name` is Running and Available with `replicas` ready
+/// data nodes; the pods' logs explain a timeout.
+pub async fn wait_running(
+    harness: &grape_k8s_harness::Harness,
+    clusters: &Api<VectorCluster>,
+    name: &str,
+    replicas: i32,
+    timeout: Duration,
+) -> Result<VectorClusterStatus> {
+    let what = format!("{name} Running and Available with {replicas} data nodes");
+    wait_for(&what, timeout, || async {
+        let status = clusters
+            .get_status(name)
+            .await?
+            .status
+            .context("no status")?;
+        let available = status.conditions.iter().find(|c| c.type_ == "Available");
+        ensure!(
+            status.phase == Some(ClusterPhase::Running)
+                && status.ready_replicas == Some(replicas)
+                && available.is_some_and(|c| c.status == "True"),
+            "phase {:?}, ready {:?}, Available {available:?}",
+            status.phase,
+            status.ready_replicas,
+        );
+        Ok(status)
+    })
+    .await
+    .with_context(|| pod_logs(harness))
+}
+
+/// The IP of a pod (the host reaches pods at their IPs).
+pub async fn pod_ip(client: &Client, namespace: &str, pod: &str) -> Result<String> {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let pod = pods.get(pod).await?;
+    pod.status
+        .and_then(|s| s.pod_ip)
+        .context("the pod has no IP")
+}
+
+/// Sends `body` with `method` to `url` and returns the JSON answer, failing on an error
+/// status.
+pub async fn send(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: &str,
+    body: Value,
+) -> Result<Value> {
+    let response = http.request(method.clone(), url).json(&body).send().await?;
+    let status = response.status();
+    let text = response.text().await?;
+    ensure!(status.is_success(), "{method} {url}: {status}: {text}");
+    Ok(serde_json::from_str(&text)?)
 }

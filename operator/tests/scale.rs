@@ -1,0 +1,248 @@
+//! Scaling a VectorCluster with the operator in-process, on the harness's real control
+//! plane and real grape-node pods: 3 data nodes hold 2,000 points; scaled out to 5, the
+//! cluster's Balanced ShardPlacement spreads the shards until every node holds some; scaled
+//! back to 3, the two highest pods are drained (their peers leave the cluster) before the
+//! StatefulSet shrinks, and every point is still there.
+
+mod common;
+
+use std::cell::Cell;
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Context, Result};
+use grape_k8s_harness::{apply, Harness};
+use grape_operator::admin::{GrpcAdmin, NodeAdmin};
+use grape_operator::build::Names;
+use grape_operator::crd::{MoveState, PlacementPhase, ShardPlacement, VectorCluster};
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::Event;
+use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::Client;
+use reqwest::Method;
+use serde_json::json;
+
+const NS: &str = "scale";
+const POINTS: u64 = 2_000;
+
+const CLUSTER: &str = r#"
+apiVersion: grape.io/v1alpha1
+kind: VectorCluster
+metadata: {name: vec, namespace: scale}
+spec:
+  replicas: 3
+  image: grape-node:dev
+  storage: {size: 1Gi, retentionPolicy: Delete}
+  collectionDefaults: {shardNumber: 6, replicationFactor: 2}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scale_out_rebalances_and_scale_in_drains_first() -> Result<()> {
+    let started = Instant::now();
+    let harness = Harness::builder()
+        .image("grape-node", common::node_binary()?)
+        .start()?;
+    let client = harness.client().await?;
+    common::install_crds(&client).await?;
+    common::create_namespace(&client, NS).await?;
+    let (operator, _metrics) = common::start_operator(&client);
+    apply(&client, CLUSTER).await?;
+    let clusters: Api<VectorCluster> = Api::namespaced(client.clone(), NS);
+    let long = Duration::from_secs(300);
+    common::wait_running(&harness, &clusters, "vec", 3, long).await?;
+    eprintln!("3 nodes available after {:?}", started.elapsed());
+
+    let rest = format!(
+        "http://{}:6333",
+        common::pod_ip(&client, NS, "vec-0").await?
+    );
+    let http = reqwest::Client::new();
+    write_points(&http, &rest).await?;
+    ensure!(count(&http, &rest).await? == POINTS);
+
+    // Scale out: the new pods join, then the placement spreads the shards onto them.
+    set_replicas(&clusters, 5).await?;
+    common::wait_running(&harness, &clusters, "vec", 5, long).await?;
+    let placements: Api<ShardPlacement> = Api::namespaced(client.clone(), NS);
+    let admin_uri = format!(
+        "http://{}:6335",
+        common::pod_ip(&client, NS, "vec-0").await?
+    );
+    let admin = GrpcAdmin::default();
+    common::wait_for("every node holding shards", long, || async {
+        let placement = placements.get_status("vec").await?;
+        let status = placement.status.clone().unwrap_or_default();
+        ensure!(
+            status.phase == Some(PlacementPhase::Balanced)
+                && placement
+                    .metadata
+                    .annotations
+                    .as_ref()
+                    .and_then(|a| a.get("grape.io/data-nodes"))
+                    == Some(&"5".to_string()),
+            "placement {status:?}"
+        );
+        let info = admin.cluster_info(&admin_uri).await?;
+        let held: Vec<u32> = info.peers.iter().map(|p| p.replicas).collect();
+        ensure!(
+            held.len() == 5 && held.iter().all(|&r| r >= 2) && info.transfers.is_empty(),
+            "replicas per peer {held:?}, transfers {:?}",
+            info.transfers
+        );
+        Ok(())
+    })
+    .await
+    .with_context(|| common::pod_logs(&harness))?;
+    let placement = placements.get_status("vec").await?;
+    let moves = placement.status.map(|s| s.plan).unwrap_or_default();
+    for pod in ["vec-3", "vec-4"] {
+        ensure!(
+            moves
+                .iter()
+                .any(|m| m.to == pod && m.state == Some(MoveState::Done)),
+            "no finished move onto {pod} in the placement's status: {moves:?}"
+        );
+    }
+    eprintln!(
+        "5 nodes balanced ({} moves) after {:?}",
+        moves.len(),
+        started.elapsed()
+    );
+    ensure!(count(&http, &rest).await? == POINTS);
+
+    // Scale in: vec-3 and vec-4 leave the cluster before their pods go.
+    set_replicas(&clusters, 3).await?;
+    let names = Names {
+        cluster: "vec".into(),
+        namespace: NS.into(),
+    };
+    let sets: Api<StatefulSet> = Api::namespaced(client.clone(), NS);
+    let saw_draining = Cell::new(false);
+    common::wait_for("the scale-in to 3 drained nodes", long, || {
+        let (sets, clusters, admin, names) = (&sets, &clusters, &admin, &names);
+        let (admin_uri, saw) = (&admin_uri, &saw_draining);
+        async move {
+            let info = admin.cluster_info(admin_uri).await?;
+            let members: BTreeSet<String> = info
+                .peers
+                .iter()
+                .filter_map(|p| names.pod_of_peer_uri(&p.uri))
+                .collect();
+            let replicas = sets.get("vec").await?.spec.and_then(|s| s.replicas);
+            let replicas = replicas.context("no replicas")?;
+            // The invariant: a pod beyond the StatefulSet's size is never a member.
+            let removed_members: Vec<&String> = members
+                .iter()
+                .filter(|pod| pod[4..].parse::<i32>().is_ok_and(|o| o >= replicas))
+                .collect();
+            assert!(
+                removed_members.is_empty(),
+                "the StatefulSet shrank to {replicas} while {removed_members:?} were members"
+            );
+            let status = clusters.get_status("vec").await?.status.unwrap_or_default();
+            let draining = status
+                .conditions
+                .iter()
+                .any(|c| c.type_ == "Progressing" && c.reason == "Draining");
+            saw.set(saw.get() || draining);
+            ensure!(
+                replicas == 3 && members.len() == 3,
+                "StatefulSet {replicas}, members {members:?}"
+            );
+            Ok(())
+        }
+    })
+    .await
+    .with_context(|| common::pod_logs(&harness))?;
+    common::wait_running(&harness, &clusters, "vec", 3, long).await?;
+    ensure!(
+        saw_draining.get(),
+        "never saw Progressing with reason Draining"
+    );
+    eprintln!("scaled in to 3 after {:?}", started.elapsed());
+    ensure!(count(&http, &rest).await? == POINTS);
+    retrieve_all(&http, &rest).await?;
+    let events = events(&client).await?;
+    for (reason, about) in [
+        ("DrainStarted", "draining vec-3"),
+        ("DrainStarted", "draining vec-4"),
+        ("Scaled", "vec-3"),
+        ("RebalanceRequested", ""),
+        ("MovingReplicas", ""),
+        ("Balanced", ""),
+    ] {
+        ensure!(
+            events
+                .iter()
+                .any(|(r, note)| r == reason && note.contains(about)),
+            "no {reason} event about {about:?} in {events:?}"
+        );
+    }
+    operator.abort();
+    eprintln!("done after {:?}", started.elapsed());
+    Ok(())
+}
+
+async fn set_replicas(clusters: &Api<VectorCluster>, replicas: i32) -> Result<()> {
+    let patch = Patch::Merge(json!({"spec": {"replicas": replicas}}));
+    clusters
+        .patch("vec", &PatchParams::default(), &patch)
+        .await?;
+    Ok(())
+}
+
+/// `POINTS` points with 4-d vectors, in batches, acknowledged by a majority.
+async fn write_points(http: &reqwest::Client, rest: &str) -> Result<()> {
+    let body = json!({"vectors": {"size": 4, "distance": "Dot"}});
+    common::send(http, Method::PUT, &format!("{rest}/collections/docs"), body).await?;
+    for batch in 0..(POINTS / 500) {
+        let points: Vec<_> = (batch * 500..(batch + 1) * 500)
+            .map(|id| {
+                let x = id as f32;
+                json!({"id": id, "vector": [x, 1.0, -x, 0.5], "payload": {"n": id}})
+            })
+            .collect();
+        let url = format!("{rest}/collections/docs/points?wait=true");
+        common::send(http, Method::PUT, &url, json!({ "points": points })).await?;
+    }
+    Ok(())
+}
+
+async fn count(http: &reqwest::Client, rest: &str) -> Result<u64> {
+    let url = format!("{rest}/collections/docs/points/count");
+    let answer = common::send(http, Method::POST, &url, json!({"exact": true})).await?;
+    answer["result"]["count"]
+        .as_u64()
+        .with_context(|| format!("count: {answer}"))
+}
+
+/// Every point by id, with its payload.
+async fn retrieve_all(http: &reqwest::Client, rest: &str) -> Result<()> {
+    let url = format!("{rest}/collections/docs/points");
+    let ids: Vec<u64> = (0..POINTS).collect();
+    let body = json!({"ids": ids, "with_payload": true});
+    let answer = common::send(http, Method::POST, &url, body).await?;
+    let points = answer["result"].as_array().context("no result")?;
+    let found: BTreeSet<u64> = points
+        .iter()
+        .filter(|p| p["payload"]["n"] == p["id"])
+        .filter_map(|p| p["id"].as_u64())
+        .collect();
+    ensure!(
+        found.len() as u64 == POINTS,
+        "{} of {POINTS} points retrieved intact",
+        found.len()
+    );
+    Ok(())
+}
+
+/// Reasons and messages of the namespace's Events.
+async fn events(client: &Client) -> Result<Vec<(String, String)>> {
+    let events: Api<Event> = Api::namespaced(client.clone(), NS);
+    let list = events.list(&ListParams::default()).await?;
+    Ok(list
+        .items
+        .into_iter()
+        .map(|e| (e.reason.unwrap_or_default(), e.message.unwrap_or_default()))
+        .collect())
+}
