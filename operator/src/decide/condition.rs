@@ -41,7 +41,15 @@ mod tests {
             Timestamp::from_second(200).unwrap(),
         );
         let first = condition(&[], Some(1), t0, "Ready", true, "A", "a");
-        let same = condition(&[first.clone()], Some(2), t1, "Ready", true, "B", "b");
+        let same = condition(
+            std::slice::from_ref(&first),
+            Some(2),
+            t1,
+            "Ready",
+            true,
+            "B",
+            "b",
+        );
         assert_eq!(same.last_transition_time, Time(t0));
         assert_eq!(
             (same.reason.as_str(), same.observed_generation),
