@@ -108,6 +108,21 @@ fn assert_no_client_errors(report: &grape_testkit::Report) {
     );
 }
 
+/// Lets the workload write a little more, stops it, and checks that no request failed,
+/// every acknowledged write is present and the replicas agree.
+async fn finish_without_errors(
+    workload: grape_testkit::Workload,
+    cluster: &Cluster,
+    collection: &str,
+) -> grape_testkit::Report {
+    let acked = workload.acked_writes();
+    wait_for_acks(&workload, acked + 100).await;
+    let report = finish(workload, cluster, collection).await;
+    assert_no_client_errors(&report);
+    assert_replicas_agree(cluster.nodes(), collection);
+    report
+}
+
 fn node_of(cluster: &Cluster, peer: u64) -> usize {
     peer_ids(cluster).iter().position(|p| *p == peer).unwrap()
 }
@@ -142,11 +157,7 @@ async fn moving_a_replica_under_load_loses_nothing() {
     }
     wait_placed(cluster.node(2), "c", shard, &expected);
 
-    let acked = workload.acked_writes();
-    wait_for_acks(&workload, acked + 100).await;
-    let report = finish(workload, &cluster, "c").await;
-    assert_no_client_errors(&report);
-    assert_replicas_agree(cluster.nodes(), "c");
+    finish_without_errors(workload, &cluster, "c").await;
     // The source no longer holds the shard on disk either.
     let info = collection_cluster_info(cluster.node(node_of(&cluster, from)), "c");
     let local: Vec<u64> = info["local_shards"]
@@ -197,11 +208,7 @@ async fn replicating_then_dropping_a_replica_keeps_every_write() {
         .unwrap()
         .contains("last replica"));
 
-    let acked = workload.acked_writes();
-    wait_for_acks(&workload, acked + 100).await;
-    let report = finish(workload, &cluster, "c").await;
-    assert_no_client_errors(&report);
-    assert_replicas_agree(cluster.nodes(), "c");
+    finish_without_errors(workload, &cluster, "c").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -421,11 +428,7 @@ async fn a_fourth_node_gets_its_share_after_a_rebalance() {
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    let acked = workload.acked_writes();
-    wait_for_acks(&workload, acked + 100).await;
-    let report = finish(workload, &cluster, "c").await;
-    assert_no_client_errors(&report);
-    assert_replicas_agree(cluster.nodes(), "c");
+    finish_without_errors(workload, &cluster, "c").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -464,11 +467,7 @@ async fn shard_leadership_is_handed_over_without_client_errors() {
     assert_eq!(reply.remaining, 0);
     assert!(!shard_leaders(&cluster, "c").contains(&target));
 
-    let acked = workload.acked_writes();
-    wait_for_acks(&workload, acked + 100).await;
-    let report = finish(workload, &cluster, "c").await;
-    assert_no_client_errors(&report);
-    assert_replicas_agree(cluster.nodes(), "c");
+    let report = finish_without_errors(workload, &cluster, "c").await;
     eprintln!("one shard handover took {took:?}; {report}");
 
     let bad = TransferLeadershipRequest {
