@@ -86,6 +86,14 @@ impl Collection {
         self.meta.read().config.clone()
     }
 
+    /// Waits until every shard applies the declared payload indexes (in a cluster they
+    /// travel through each shard's Raft log after the metadata changed).
+    pub fn wait_indexes_applied(&self) -> Result<()> {
+        self.shards
+            .iter()
+            .try_for_each(|shard| shard.wait_indexes_applied())
+    }
+
     pub(crate) fn set_meta(&self, meta: CollectionMeta) -> Result<()> {
         let schema_changed = self.meta.read().payload_schema != meta.payload_schema;
         let fields = indexed_fields(&meta.payload_schema);

@@ -298,7 +298,8 @@ impl Engine {
                 field,
                 schema,
             };
-            return consensus.propose(change).map(|_| ());
+            consensus.propose(change)?;
+            return collection.wait_indexes_applied();
         }
         let mut meta = collection.meta();
         meta.payload_schema
@@ -312,9 +313,8 @@ impl Engine {
         let collection = self.collection(name)?;
         if let Some(consensus) = self.consensus() {
             let (name, field) = (collection.name().to_string(), field.to_string());
-            return consensus
-                .propose(MetaChange::DeleteFieldIndex { name, field })
-                .map(|_| ());
+            consensus.propose(MetaChange::DeleteFieldIndex { name, field })?;
+            return collection.wait_indexes_applied();
         }
         let mut meta = collection.meta();
         meta.payload_schema.remove(field);

@@ -501,9 +501,30 @@ impl<'e> Planner<'e> {
                 vector,
             }
         };
+        let filter = stage.filter.clone();
+        self.ranked_search(
+            stage,
+            vector,
+            filter,
+            exclude,
+            top,
+            distance.higher_is_better(),
+        )
+    }
+
+    /// The collection's `top` hits for `vector` under `filter`, leaving out the excluded ids.
+    fn ranked_search(
+        &self,
+        stage: &Stage,
+        vector: NamedVector,
+        filter: Option<Filter>,
+        exclude: &HashSet<PointId>,
+        top: usize,
+        higher_is_better: bool,
+    ) -> Result<Ranked> {
         let request = SearchRequest {
             vector,
-            filter: stage.filter.clone(),
+            filter,
             params: stage.params.cloned(),
             limit: top + exclude.len(),
             offset: None,
@@ -526,7 +547,7 @@ impl<'e> Planner<'e> {
             .collect();
         Ok(Ranked {
             hits,
-            higher_is_better: distance.higher_is_better(),
+            higher_is_better,
         })
     }
 
@@ -559,33 +580,7 @@ impl<'e> Planner<'e> {
             Some(ids) => merge_filters(stage.filter.as_ref(), Some(&has_id(ids)?))?,
             None => stage.filter.clone(),
         };
-        let request = SearchRequest {
-            vector,
-            filter,
-            params: stage.params.cloned(),
-            limit: top + exclude.len(),
-            offset: None,
-            with_payload: Some(WithPayload::Bool(false)),
-            with_vector: Some(WithVector::Bool(false)),
-            score_threshold: stage.score_threshold,
-        };
-        let hits = self
-            .collection
-            .search(&request, self.read)?
-            .into_iter()
-            .filter(|p| !exclude.contains(&p.id))
-            .map(|p| Hit {
-                id: p.id,
-                version: p.version,
-                score: p.score,
-                order_value: None,
-            })
-            .take(top)
-            .collect();
-        Ok(Ranked {
-            hits,
-            higher_is_better: true,
-        })
+        self.ranked_search(stage, vector, filter, exclude, top, true)
     }
 
     /// The sparse query vector of a nearest query on a sparse vector, and the ids to leave

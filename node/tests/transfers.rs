@@ -1,7 +1,7 @@
 //! Replica transfers with real `grape-node` processes while a client keeps writing
 //! (`wait=true`) and reading through every node: move a replica, replicate then drop one,
-//! drain a node through the admin service, and kill the target or the source in the middle
-//! of a transfer. Afterwards every acknowledged write is present, every node answers the same,
+//! drain a node through the admin service, add a fourth node and rebalance onto it, hand a
+//! shard's leadership over, and kill the target or the source in the middle of a transfer. Afterwards every acknowledged write is present, every node answers the same,
 //! and the replicas of each shard hold the same number of points.
 
 mod support;
@@ -9,7 +9,11 @@ mod support;
 use std::time::Duration;
 
 use grape_proto::cluster::cluster_service_client::ClusterServiceClient;
-use grape_proto::cluster::{LeaveClusterRequest, PlanRebalanceRequest};
+use grape_proto::cluster::transfer_leadership_request::Target;
+use grape_proto::cluster::{
+    ClusterInfo, GetClusterInfoRequest, LeaderMove, LeaveClusterRequest, PlanRebalanceRequest,
+    RebalanceRequest, TransferLeadershipRequest,
+};
 use grape_testkit::{wait_until, Cluster, NodeProcess};
 use serde_json::{json, Value};
 use support::cluster::*;
@@ -104,6 +108,21 @@ fn assert_no_client_errors(report: &grape_testkit::Report) {
     );
 }
 
+/// Lets the workload write a little more, stops it, and checks that no request failed,
+/// every acknowledged write is present and the replicas agree.
+async fn finish_without_errors(
+    workload: grape_testkit::Workload,
+    cluster: &Cluster,
+    collection: &str,
+) -> grape_testkit::Report {
+    let acked = workload.acked_writes();
+    wait_for_acks(&workload, acked + 100).await;
+    let report = finish(workload, cluster, collection).await;
+    assert_no_client_errors(&report);
+    assert_replicas_agree(cluster.nodes(), collection);
+    report
+}
+
 fn node_of(cluster: &Cluster, peer: u64) -> usize {
     peer_ids(cluster).iter().position(|p| *p == peer).unwrap()
 }
@@ -138,11 +157,7 @@ async fn moving_a_replica_under_load_loses_nothing() {
     }
     wait_placed(cluster.node(2), "c", shard, &expected);
 
-    let acked = workload.acked_writes();
-    wait_for_acks(&workload, acked + 100).await;
-    let report = finish(workload, &cluster, "c").await;
-    assert_no_client_errors(&report);
-    assert_replicas_agree(cluster.nodes(), "c");
+    finish_without_errors(workload, &cluster, "c").await;
     // The source no longer holds the shard on disk either.
     let info = collection_cluster_info(cluster.node(node_of(&cluster, from)), "c");
     let local: Vec<u64> = info["local_shards"]
@@ -193,11 +208,7 @@ async fn replicating_then_dropping_a_replica_keeps_every_write() {
         .unwrap()
         .contains("last replica"));
 
-    let acked = workload.acked_writes();
-    wait_for_acks(&workload, acked + 100).await;
-    let report = finish(workload, &cluster, "c").await;
-    assert_no_client_errors(&report);
-    assert_replicas_agree(cluster.nodes(), "c");
+    finish_without_errors(workload, &cluster, "c").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -352,4 +363,123 @@ async fn killing_the_target_in_a_transfer_loses_nothing() {
 async fn killing_the_source_in_a_transfer_loses_nothing() {
     let _serial = serial().await;
     transfer_survives_a_kill(false).await;
+}
+
+async fn admin_of(node: &NodeProcess) -> ClusterServiceClient<tonic::transport::Channel> {
+    ClusterServiceClient::connect(node.p2p_uri()).await.unwrap()
+}
+
+/// Replicas per peer in the cluster info.
+fn replicas_per_peer(info: &ClusterInfo) -> Vec<(u64, u32)> {
+    info.peers.iter().map(|p| (p.peer_id, p.replicas)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fourth_node_gets_its_share_after_a_rebalance() {
+    let _serial = serial().await;
+    let mut cluster = start_cluster(3);
+    create_collection(&cluster, "c", 4, 2, 1);
+    let workload = start_workload(&cluster, "c");
+    wait_for_acks(&workload, 200).await;
+
+    let joined = tokio::task::block_in_place(|| {
+        NodeProcess::builder(BIN)
+            .unwrap()
+            .cluster_member()
+            .bootstrap(cluster.node(0).p2p_uri())
+            .start()
+            .unwrap()
+    });
+    cluster.push(joined);
+    tokio::task::block_in_place(|| cluster.wait_formed(Duration::from_secs(60)).unwrap());
+    let newcomer = peer_id(cluster.node(3));
+    let mut admin = admin_of(cluster.node(1)).await;
+    let plan = admin
+        .plan_rebalance(PlanRebalanceRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(plan.moves.len(), 2, "8 replicas over 4 nodes: {plan:?}");
+    assert!(
+        plan.moves.iter().all(|m| m.to_peer_id == newcomer),
+        "{plan:?}"
+    );
+
+    // Rebalance is idempotent: call it until it has nothing left to do.
+    let deadline = tokio::time::Instant::now() + TRANSFER_WAIT;
+    loop {
+        let request = RebalanceRequest {
+            max_concurrent_moves: 2,
+            ..Default::default()
+        };
+        let plan = admin.rebalance(request).await.unwrap().into_inner();
+        let info = admin.get_cluster_info(GetClusterInfoRequest {}).await;
+        let info = info.unwrap().into_inner();
+        if plan.moves.is_empty() && info.transfers.is_empty() {
+            assert!(
+                replicas_per_peer(&info).iter().all(|(_, n)| *n == 2),
+                "{info:?}"
+            );
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "rebalance stuck: {info:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    finish_without_errors(workload, &cluster, "c").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shard_leadership_is_handed_over_without_client_errors() {
+    let _serial = serial().await;
+    let cluster = start_cluster(3);
+    create_collection(&cluster, "c", 2, 3, 1);
+    let workload = start_workload(&cluster, "c");
+    wait_for_acks(&workload, 200).await;
+
+    let leaders = shard_leaders(&cluster, "c");
+    let target = (leaders[0] + 1) % 3;
+    let to_peer_id = peer_id(cluster.node(target));
+    let mut admin = admin_of(cluster.node(2)).await;
+    let one_shard = TransferLeadershipRequest {
+        target: Some(Target::Shard(LeaderMove {
+            collection: "c".into(),
+            shard_id: 0,
+            to_peer_id,
+        })),
+    };
+    let started = std::time::Instant::now();
+    let reply = admin.transfer_leadership(one_shard.clone()).await.unwrap();
+    let took = started.elapsed();
+    assert_eq!(reply.into_inner().remaining, 0);
+    assert_eq!(shard_leaders(&cluster, "c")[0], target);
+    // Asking again changes nothing (and answers at once).
+    let reply = admin.transfer_leadership(one_shard).await.unwrap();
+    assert_eq!(reply.into_inner().remaining, 0);
+
+    // Every leadership off one peer.
+    let away = TransferLeadershipRequest {
+        target: Some(Target::AwayFromPeerId(to_peer_id)),
+    };
+    let reply = admin.transfer_leadership(away).await.unwrap().into_inner();
+    assert_eq!(reply.remaining, 0);
+    assert!(!shard_leaders(&cluster, "c").contains(&target));
+
+    let report = finish_without_errors(workload, &cluster, "c").await;
+    eprintln!("one shard handover took {took:?}; {report}");
+
+    let bad = TransferLeadershipRequest {
+        target: Some(Target::Shard(LeaderMove {
+            collection: "c".into(),
+            shard_id: 0,
+            to_peer_id: 4242,
+        })),
+    };
+    let refused = admin.transfer_leadership(bad).await.unwrap_err();
+    assert!(
+        refused.message().contains("not a voting replica"),
+        "{refused:?}"
+    );
 }

@@ -15,7 +15,7 @@ use super::context::peer_request;
 use super::meta::{ClusterState, MetaCommand, ReplicaState as MetaReplicaState};
 use super::operations::{ClusterOperation, ShardTransferRequest};
 use super::raft_types::{GroupId, PeerId};
-use super::{planner, rebalance, transfer, Cluster};
+use super::{leadership, planner, rebalance, transfer, Cluster};
 
 pub struct AdminService {
     cluster: Arc<Cluster>,
@@ -38,18 +38,47 @@ impl AdminService {
         if leader == self.cluster.ctx.peer_id {
             return Ok(None);
         }
-        let uri = self
-            .cluster
-            .ctx
-            .peer_uri(leader)
-            .map_err(|e| error_to_status(&e))?;
-        let channel = self
-            .cluster
-            .ctx
-            .channels
-            .get(&uri)
-            .map_err(|e| error_to_status(&e))?;
-        Ok(Some(ClusterServiceClient::new(channel)))
+        self.peer_client(leader).map(Some)
+    }
+
+    /// A client of a peer's admin service.
+    fn peer_client(
+        &self,
+        peer: PeerId,
+    ) -> Result<ClusterServiceClient<tonic::transport::Channel>, Status> {
+        let ctx = &self.cluster.ctx;
+        let uri = ctx.peer_uri(peer).map_err(|e| error_to_status(&e))?;
+        let channel = ctx.channels.get(&uri).map_err(|e| error_to_status(&e))?;
+        Ok(ClusterServiceClient::new(channel))
+    }
+
+    /// The leader of every shard group, as the peers holding its replicas know them: each
+    /// node only knows the leaders of the groups it holds a replica of.
+    async fn cluster_leaders(&self) -> BTreeMap<GroupId, PeerId> {
+        let mut leaders = self.cluster.shard_leaders();
+        let state = self.cluster.ctx.meta.borrow().state.clone();
+        for &peer in state
+            .peers
+            .keys()
+            .filter(|&&p| p != self.cluster.ctx.peer_id)
+        {
+            let Ok(mut client) = self.peer_client(peer) else {
+                continue;
+            };
+            let mut request = Request::new(GetClusterInfoRequest {});
+            request.set_timeout(PEER_INFO_TIMEOUT);
+            let Ok(info) = client.get_cluster_info(request).await else {
+                continue;
+            };
+            for collection in info.into_inner().collections {
+                for shard in collection.shards.iter().filter(|s| s.leader_peer_id != 0) {
+                    if let Ok(group) = state.group_of(&collection.name, shard.shard_id) {
+                        leaders.entry(group).or_insert(shard.leader_peer_id);
+                    }
+                }
+            }
+        }
+        leaders
     }
 
     fn info(&self) -> ClusterInfo {
@@ -176,13 +205,11 @@ impl AdminService {
             .collect()
     }
 
-    fn plan(&self, collection: &str, peers: &[PeerHint]) -> planner::Plan {
+    async fn plan(&self, collection: &str, peers: &[PeerHint]) -> planner::Plan {
+        let leaders = self.cluster_leaders().await;
         let state = self.cluster.ctx.meta.borrow().state.clone();
         let collection = (!collection.is_empty()).then_some(collection);
-        let leaders = self.cluster.shard_leaders();
-        let (nodes, shards) =
-            rebalance::planner_input(&state, &leaders, collection, &Self::hints(peers));
-        planner::plan(&nodes, &shards)
+        rebalance::plan(&state, &leaders, collection, &Self::hints(peers))
     }
 }
 
@@ -265,10 +292,6 @@ fn replica_state(state: MetaReplicaState) -> ReplicaState {
         MetaReplicaState::Partial => ReplicaState::Partial,
         MetaReplicaState::Initializing => ReplicaState::Initializing,
     }
-}
-
-fn not_yet(what: &str) -> Status {
-    Status::unimplemented(format!("{what} is not implemented by Grape yet"))
 }
 
 #[tonic::async_trait]
@@ -374,7 +397,7 @@ impl ClusterService for AdminService {
     ) -> Result<Response<RebalancePlan>, Status> {
         let r = request.into_inner();
         Ok(Response::new(plan_to_proto(
-            self.plan(&r.collection, &r.peers),
+            self.plan(&r.collection, &r.peers).await,
         )))
     }
 
@@ -386,8 +409,9 @@ impl ClusterService for AdminService {
         let collection = (!r.collection.is_empty()).then_some(r.collection.as_str());
         let plan = rebalance::rebalance(
             &self.cluster.ctx,
+            &self.cluster.groups,
             &self.cluster.proposer,
-            &self.cluster.shard_leaders(),
+            &self.cluster_leaders().await,
             collection,
             &Self::hints(&r.peers),
             r.max_concurrent_moves.max(1) as usize,
@@ -399,8 +423,60 @@ impl ClusterService for AdminService {
 
     async fn transfer_leadership(
         &self,
-        _request: Request<TransferLeadershipRequest>,
+        request: Request<TransferLeadershipRequest>,
     ) -> Result<Response<TransferLeadershipReply>, Status> {
-        Err(not_yet("TransferLeadership"))
+        let remaining = match request.into_inner().target {
+            Some(transfer_leadership_request::Target::AwayFromPeerId(peer)) => {
+                self.shed_leaderships(peer).await?
+            }
+            Some(transfer_leadership_request::Target::Shard(step)) => {
+                self.move_shard_leader(&step).await?
+            }
+            None => {
+                return Err(Status::invalid_argument(
+                    "TransferLeadership needs away_from_peer_id or shard",
+                ))
+            }
+        };
+        Ok(Response::new(TransferLeadershipReply { remaining }))
+    }
+}
+
+/// How long a peer may take to describe its shards when leaders are gathered.
+const PEER_INFO_TIMEOUT: Duration = Duration::from_secs(2);
+
+impl AdminService {
+    /// Hands every leadership of `peer` over (the peer does it); answers how many remain.
+    async fn shed_leaderships(&self, peer: PeerId) -> Result<u32, Status> {
+        let ctx = &self.cluster.ctx;
+        if peer == ctx.peer_id {
+            return Ok(leadership::shed_leaderships(ctx, &self.cluster.groups).await as u32);
+        }
+        if !ctx.meta.borrow().state.peers.contains_key(&peer) {
+            return Err(Status::not_found(format!(
+                "peer {peer} is not in the cluster"
+            )));
+        }
+        let request = TransferLeadershipRequest {
+            target: Some(transfer_leadership_request::Target::AwayFromPeerId(peer)),
+        };
+        let reply = self.peer_client(peer)?.transfer_leadership(request).await?;
+        Ok(reply.into_inner().remaining)
+    }
+
+    /// Moves one shard's leadership; answers 0 once the target leads it, 1 otherwise.
+    async fn move_shard_leader(&self, step: &LeaderMove) -> Result<u32, Status> {
+        let ctx = &self.cluster.ctx;
+        let group = ctx
+            .meta
+            .borrow()
+            .state
+            .group_of(&step.collection, step.shard_id)
+            .map_err(|e| error_to_status(&e))?;
+        let leader =
+            leadership::move_leader(ctx, &self.cluster.groups, group, Some(step.to_peer_id))
+                .await
+                .map_err(|e| error_to_status(&e))?;
+        Ok(u32::from(leader != Some(step.to_peer_id)))
     }
 }

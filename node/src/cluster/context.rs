@@ -15,6 +15,7 @@ use tonic::transport::Channel;
 use super::meta::machine::MetaView;
 use super::network::{PeerChannels, MAX_PEER_MESSAGE};
 use super::raft_types::{GroupId, PeerId};
+use super::rate_limit::RateLimit;
 use super::transfer::SnapshotSends;
 use crate::collection::FieldIndex;
 use crate::error::{GrapeError, Result};
@@ -27,6 +28,8 @@ pub struct NodeContext {
     pub channels: PeerChannels,
     pub health: PeerHealth,
     pub snapshot_sends: SnapshotSends,
+    /// The limit on snapshot data sent to peers, if any.
+    pub transfer_limit: Option<Arc<RateLimit>>,
     /// The metadata as last applied on this node.
     pub meta: watch::Receiver<MetaView>,
     pub raft_db: sled::Db,
@@ -41,6 +44,7 @@ impl NodeContext {
         channels: PeerChannels,
         meta: watch::Receiver<MetaView>,
         raft_db: sled::Db,
+        transfer_rate_limit: Option<u64>,
     ) -> Arc<Self> {
         Arc::new(NodeContext {
             peer_id,
@@ -49,6 +53,7 @@ impl NodeContext {
             channels,
             health: PeerHealth::default(),
             snapshot_sends: SnapshotSends::default(),
+            transfer_limit: transfer_rate_limit.map(|rate| Arc::new(RateLimit::new(rate))),
             meta,
             raft_db,
             runtime: tokio::runtime::Handle::current(),

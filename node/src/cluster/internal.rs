@@ -1,15 +1,19 @@
 //! The server side of requests forwarded between peers: metadata proposals to the metadata
-//! leader, point writes to a shard's leader, reads to a replica.
+//! leader, point writes to a shard's leader, reads to a replica, and the steps of a shard
+//! leadership handover.
 
 use std::sync::Arc;
 
 use grape_proto::internal::internal_server::Internal;
-use grape_proto::internal::{Encoded, Proposed, RemovePeerRequest, ShardRequest};
+use grape_proto::internal::{
+    Encoded, LeadershipReply, LeadershipRequest, Proposed, RemovePeerRequest, ShardRequest,
+};
 use openraft::error::{ClientWriteError, RaftError};
 use tonic::{Code, Request, Response, Status};
 
 use super::codec::{decode_json, encode_json, error_to_status, Json};
 use super::groups::Groups;
+use super::leadership::{self, Outcome};
 use super::meta::MetaCommand;
 use super::raft_types::{GroupId, PeerId};
 use super::replica::set::{serve_read, RemoteRead};
@@ -74,6 +78,13 @@ impl InternalService {
             .replica(group)
             .ok_or_else(|| not_leader_status(None))
     }
+}
+
+fn leadership_reply(outcome: Outcome) -> Response<LeadershipReply> {
+    Response::new(LeadershipReply {
+        leader_peer_id: outcome.leader.unwrap_or(0),
+        led: outcome.led,
+    })
 }
 
 fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Status> {
@@ -156,6 +167,49 @@ impl Internal for InternalService {
             .map_err(|e| error_to_status(&e))?;
         Ok(Response::new(Encoded {
             body: encode_json(&response),
+        }))
+    }
+
+    async fn hand_over_leadership(
+        &self,
+        request: Request<LeadershipRequest>,
+    ) -> Result<Response<LeadershipReply>, Status> {
+        let request = request.into_inner();
+        let replica = self.replica(request.group_id)?;
+        let to = Some(request.to_peer_id).filter(|&p| p != 0);
+        let outcome = leadership::hand_over(&self.cluster.ctx, &replica, to)
+            .await
+            .map_err(|e| error_to_status(&e))?;
+        Ok(leadership_reply(outcome))
+    }
+
+    async fn hold_elections(
+        &self,
+        request: Request<LeadershipRequest>,
+    ) -> Result<Response<LeadershipReply>, Status> {
+        let replica = self.replica(request.into_inner().group_id)?;
+        replica.hold_elections(leadership::HOLD_ELECTIONS);
+        Ok(leadership_reply(Outcome {
+            led: false,
+            leader: replica.leader(),
+        }))
+    }
+
+    async fn campaign(
+        &self,
+        request: Request<LeadershipRequest>,
+    ) -> Result<Response<LeadershipReply>, Status> {
+        let replica = self.replica(request.into_inner().group_id)?;
+        tracing::info!(group = replica.group, "campaigning to take over leadership");
+        replica
+            .raft
+            .trigger()
+            .elect()
+            .await
+            .map_err(|e| Status::unavailable(e.to_string()))?;
+        Ok(leadership_reply(Outcome {
+            led: false,
+            leader: replica.leader(),
         }))
     }
 }

@@ -21,6 +21,7 @@ mod health;
 mod identity;
 pub mod info;
 mod internal;
+mod leadership;
 mod log_store;
 mod membership;
 pub mod meta;
@@ -29,6 +30,7 @@ pub mod operations;
 pub mod planner;
 mod proposer;
 mod raft_types;
+mod rate_limit;
 mod rebalance;
 mod reconcile;
 mod replica;
@@ -73,6 +75,8 @@ pub struct ClusterSettings {
     pub bootstrap: Option<String>,
     /// Where the internal gRPC server listens.
     pub listen: SocketAddr,
+    /// Bytes per second of snapshot data sent to peers during transfers; unlimited if `None`.
+    pub transfer_rate_limit: Option<u64>,
 }
 
 /// Raft timing of the metadata group: slower than shards, it changes rarely.
@@ -121,6 +125,7 @@ impl Cluster {
             PeerChannels::new(Some(settings.listen.ip())),
             view.clone(),
             raft_db.clone(),
+            settings.transfer_rate_limit,
         );
         let log = LogStore::<MetaConfig>::open(&raft_db, META_GROUP)
             .map_err(|e| GrapeError::Internal(format!("open metadata log: {e}")))?;

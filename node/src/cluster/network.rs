@@ -11,7 +11,8 @@ use std::time::Duration;
 use grape_proto::raft::raft_transport_client::RaftTransportClient;
 use grape_proto::raft::RaftMessage;
 use openraft::error::{
-    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
+    InstallSnapshotError, NetworkError, PayloadTooLarge, RPCError, RaftError, RemoteError,
+    Unreachable,
 };
 use openraft::network::{Backoff, RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
@@ -26,6 +27,7 @@ use tonic::transport::{Channel, Endpoint};
 use super::codec::{decode_raft, encode_raft};
 use super::context::{NodeContext, PeerHealth};
 use super::raft_types::{GroupId, PeerId, PeerNode};
+use super::rate_limit::RateLimit;
 use super::transfer::SnapshotSends;
 use crate::error::{GrapeError, Result};
 
@@ -77,12 +79,28 @@ impl PeerChannels {
     }
 }
 
+/// Bytes of log entries sent in one AppendEntries. openraft 0.9 gives an AppendEntries the
+/// heartbeat interval to complete, so a catching-up follower sent 64 entries of 1,000-point
+/// batches (tens of MB) would time out forever; past this size openraft is asked to send
+/// fewer entries.
+const APPEND_BYTES_BUDGET: usize = 1 << 20;
+
+/// How many entries to send instead of `entries` whose encoding took `bytes`, if too many.
+fn fewer_entries(entries: usize, bytes: usize) -> Option<u64> {
+    if entries <= 1 || bytes <= APPEND_BYTES_BUDGET {
+        return None;
+    }
+    let fitting = entries * APPEND_BYTES_BUDGET / bytes;
+    Some(fitting.clamp(1, entries - 1) as u64)
+}
+
 /// openraft's network for one group: clients that tag every message with the group id.
 pub struct GroupNetwork<C> {
     group: GroupId,
     channels: PeerChannels,
     health: PeerHealth,
     sends: SnapshotSends,
+    limit: Option<Arc<RateLimit>>,
     _config: PhantomData<C>,
 }
 
@@ -93,6 +111,7 @@ impl<C> GroupNetwork<C> {
             channels: ctx.channels.clone(),
             health: ctx.health.clone(),
             sends: ctx.snapshot_sends.clone(),
+            limit: ctx.transfer_limit.clone(),
             _config: PhantomData,
         }
     }
@@ -111,6 +130,7 @@ where
             channel: self.channels.get(&node.addr).map_err(|e| e.to_string()),
             health: self.health.clone(),
             sends: self.sends.clone(),
+            limit: self.limit.clone(),
             _config: PhantomData,
         }
     }
@@ -123,6 +143,7 @@ pub struct GroupClient<C> {
     channel: std::result::Result<Channel, String>,
     health: PeerHealth,
     sends: SnapshotSends,
+    limit: Option<Arc<RateLimit>>,
     _config: PhantomData<C>,
 }
 
@@ -188,7 +209,13 @@ where
         rpc: AppendEntriesRequest<C>,
         option: RPCOption,
     ) -> RpcResult<AppendEntriesResponse<PeerId>> {
-        let message = self.message(encode_raft(&rpc), Vec::new());
+        let payload = encode_raft(&rpc);
+        if let Some(fewer) = fewer_entries(rpc.entries.len(), payload.len()) {
+            return Err(RPCError::PayloadTooLarge(
+                PayloadTooLarge::new_entries_hint(fewer),
+            ));
+        }
+        let message = self.message(payload, Vec::new());
         self.send(message, &option, |mut c, r| async move {
             c.append_entries(r).await
         })
@@ -202,6 +229,9 @@ where
     ) -> RpcResult<InstallSnapshotResponse<PeerId>, InstallSnapshotError> {
         let data = std::mem::take(&mut rpc.data);
         let end = rpc.offset + data.len() as u64;
+        if let Some(limit) = &self.limit {
+            limit.acquire(data.len() as u64).await;
+        }
         let message = self.message(encode_raft(&rpc), data);
         let reply = self
             .send(message, &option, |mut c, r| async move {
@@ -224,5 +254,19 @@ where
 
     fn backoff(&self) -> Backoff {
         Backoff::new(std::iter::repeat(RETRY_BACKOFF))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oversized_appends_are_split_down_to_single_entries() {
+        assert_eq!(fewer_entries(64, APPEND_BYTES_BUDGET), None);
+        assert_eq!(fewer_entries(1, 50 * APPEND_BYTES_BUDGET), None);
+        assert_eq!(fewer_entries(64, 32 * APPEND_BYTES_BUDGET), Some(2));
+        assert_eq!(fewer_entries(64, 200 * APPEND_BYTES_BUDGET), Some(1));
+        assert_eq!(fewer_entries(2, APPEND_BYTES_BUDGET + 1), Some(1));
     }
 }

@@ -8,6 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::context::NodeContext;
+use super::groups::Groups;
+use super::leadership;
 use super::membership::Membership;
 use super::meta::{ClusterState, MetaCommand, Transfer};
 use super::planner::{self, Plan, PlanNode, PlanShard};
@@ -76,6 +78,17 @@ pub fn planner_input(
     (nodes, shards)
 }
 
+/// The plan that balances the cluster as the metadata describes it (see [`planner_input`]).
+pub fn plan(
+    state: &ClusterState,
+    leaders: &BTreeMap<GroupId, PeerId>,
+    collection: Option<&str>,
+    hints: &BTreeMap<PeerId, PeerHint>,
+) -> Plan {
+    let (nodes, shards) = planner_input(state, leaders, collection, hints);
+    planner::plan(&nodes, &shards)
+}
+
 /// The transfers to start for `plan`, given those in flight: at most `limit` in flight in
 /// all, and one per shard group.
 pub fn moves_to_start(state: &ClusterState, plan: &Plan, limit: usize) -> Vec<MetaCommand> {
@@ -109,9 +122,11 @@ pub fn remaining_replicas(state: &ClusterState, peer: PeerId) -> usize {
         .count()
 }
 
-/// Plans over the current metadata and starts the first moves; returns the whole plan.
+/// Plans over the current metadata and starts the first moves; once no replica has to move
+/// (and none is moving), starts the plan's leader moves instead. Returns the whole plan.
 pub async fn rebalance(
-    ctx: &NodeContext,
+    ctx: &Arc<NodeContext>,
+    groups: &Arc<Groups>,
     proposer: &MetaProposer,
     leaders: &BTreeMap<GroupId, PeerId>,
     collection: Option<&str>,
@@ -119,10 +134,36 @@ pub async fn rebalance(
     limit: usize,
 ) -> Result<Plan> {
     let state = ctx.meta.borrow().state.clone();
-    let (nodes, shards) = planner_input(&state, leaders, collection, hints);
-    let plan = planner::plan(&nodes, &shards);
-    start(proposer, moves_to_start(&state, &plan, limit)).await?;
+    let plan = plan(&state, leaders, collection, hints);
+    if plan.moves.is_empty() && state.transfers.is_empty() {
+        start_leader_moves(ctx, groups, &state, &plan, limit);
+    } else {
+        start(proposer, moves_to_start(&state, &plan, limit)).await?;
+    }
     Ok(plan)
+}
+
+/// Hands over the leadership of the plan's first `limit` leader moves, in the background
+/// (a handover takes about a second and a half).
+fn start_leader_moves(
+    ctx: &Arc<NodeContext>,
+    groups: &Arc<Groups>,
+    state: &ClusterState,
+    plan: &Plan,
+    limit: usize,
+) {
+    for step in plan.leader_moves.iter().take(limit) {
+        let Ok(group) = state.group_of(&step.collection, step.shard_id) else {
+            continue;
+        };
+        let (ctx, groups, to) = (ctx.clone(), groups.clone(), step.to);
+        tokio::spawn(async move {
+            tracing::info!(group, to, "moving a shard leadership");
+            if let Err(e) = leadership::move_leader(&ctx, &groups, group, Some(to)).await {
+                tracing::warn!(group, to, error = %e, "leadership not moved");
+            }
+        });
+    }
 }
 
 async fn start(proposer: &MetaProposer, commands: Vec<MetaCommand>) -> Result<()> {
@@ -161,8 +202,7 @@ async fn drain_step(
 ) -> Result<()> {
     // Only the moves off draining peers: a drain is not a rebalance of the others.
     let state = ctx.meta.borrow().state.clone();
-    let (nodes, shards) = planner_input(&state, &BTreeMap::new(), None, &BTreeMap::new());
-    let mut plan = planner::plan(&nodes, &shards);
+    let mut plan = plan(&state, &BTreeMap::new(), None, &BTreeMap::new());
     plan.moves.retain(|m| draining.contains(&m.from));
     start(proposer, moves_to_start(&state, &plan, DRAIN_CONCURRENCY)).await?;
     let state = ctx.meta.borrow().state.clone();

@@ -15,6 +15,7 @@ use parking_lot::Mutex;
 
 use super::context::NodeContext;
 use super::groups::Groups;
+use super::leadership;
 use super::meta::{MetaCommand, Transfer};
 use super::proposer::MetaProposer;
 use super::raft_types::{GroupId, PeerId, PeerNode};
@@ -144,7 +145,7 @@ pub async fn drive_transfers(
             tokio::spawn(async move {
                 let done = match &work {
                     Work::Transfer(t) => advance(&ctx, &replica, t, &proposer).await,
-                    Work::Drop(peer) => drop_member(&replica, *peer, &proposer).await,
+                    Work::Drop(peer) => drop_member(&ctx, &replica, *peer, &proposer).await,
                 };
                 if let Err(e) = done {
                     tracing::warn!(group, error = %e, "transfer step failed; retrying");
@@ -163,7 +164,12 @@ enum Work {
 }
 
 /// Removes a dropped replica from the group's membership, then records it gone.
-async fn drop_member(replica: &LocalReplica, peer: PeerId, proposer: &MetaProposer) -> Result<()> {
+async fn drop_member(
+    ctx: &NodeContext,
+    replica: &LocalReplica,
+    peer: PeerId,
+    proposer: &MetaProposer,
+) -> Result<()> {
     let group = replica.group;
     let membership = replica
         .raft
@@ -185,6 +191,9 @@ async fn drop_member(replica: &LocalReplica, peer: PeerId, proposer: &MetaPropos
             .await?;
         return Ok(());
     };
+    if peer == ctx.peer_id && is_voter {
+        return hand_over_or_step_down(ctx, replica, None).await;
+    }
     tracing::info!(group, peer, "drop: removing the replica from the group");
     replica
         .raft
@@ -239,6 +248,10 @@ async fn advance(
                     .map_err(|e| raft_error(e.to_string()))?;
             }
         }
+        Stage::Promoted if transfer.from == ctx.peer_id => {
+            // The source leads: hand the group to the new replica, which then removes it.
+            hand_over_or_step_down(ctx, replica, Some(transfer.to)).await?;
+        }
         Stage::Promoted => {
             tracing::info!(group, from = transfer.from, "transfer: removing the source");
             let remove = if voters.contains(&transfer.from) {
@@ -259,6 +272,29 @@ async fn advance(
                 .await?;
         }
     }
+    Ok(())
+}
+
+/// Hands the leadership of a group whose leader is leaving it to another voter (the next
+/// step then runs on the new leader). Should that fail, the leader removes itself after
+/// all: it steps down once the change commits, and the others elect a leader without it.
+async fn hand_over_or_step_down(
+    ctx: &NodeContext,
+    replica: &LocalReplica,
+    to: Option<PeerId>,
+) -> Result<()> {
+    let group = replica.group;
+    match leadership::hand_over(ctx, replica, to).await {
+        Ok(outcome) if outcome.leader != Some(ctx.peer_id) => return Ok(()),
+        Ok(_) => tracing::warn!(group, "handover failed; the leader removes itself"),
+        Err(e) => tracing::warn!(group, error = %e, "no handover; the leader removes itself"),
+    }
+    let me = BTreeSet::from([ctx.peer_id]);
+    replica
+        .raft
+        .change_membership(ChangeMembers::RemoveVoters(me), false)
+        .await
+        .map_err(|e| GrapeError::unavailable(format!("group {group}: {e}")))?;
     Ok(())
 }
 

@@ -39,6 +39,10 @@ pub struct NodeConfig {
     /// Internal address of a peer to join (cluster mode).
     #[arg(long, env = "GRAPE_BOOTSTRAP")]
     pub bootstrap: Option<String>,
+    /// Upper bound, in MB/s, on the shard snapshots this node sends to peers during replica
+    /// transfers (all transfers together); at least 1. Unlimited when unset.
+    #[arg(long, env = "GRAPE_TRANSFER_RATE_LIMIT", value_parser = clap::value_parser!(u32).range(1..))]
+    pub transfer_rate_limit: Option<u32>,
     /// Directory holding collections, write-ahead logs, checkpoints and snapshots.
     #[arg(long, env = "GRAPE_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
@@ -84,6 +88,7 @@ pub struct FileConfig {
     pub p2p_port: Option<u16>,
     pub uri: Option<String>,
     pub bootstrap: Option<String>,
+    pub transfer_rate_limit: Option<u32>,
     pub data_dir: Option<PathBuf>,
     pub api_key: Option<String>,
     pub read_only_api_key: Option<String>,
@@ -153,6 +158,7 @@ impl NodeConfig {
             uri,
             bootstrap,
             listen,
+            transfer_rate_limit: self.transfer_rate_limit.map(|mb| u64::from(mb) * 1_000_000),
         }))
     }
 
@@ -236,6 +242,11 @@ impl NodeConfig {
         );
         fill(&mut self.tls_key, file.tls_key.map(Some), unset("tls_key"));
         fill(&mut self.log_level, file.log_level, unset("log_level"));
+        fill(
+            &mut self.transfer_rate_limit,
+            file.transfer_rate_limit.map(Some),
+            unset("transfer_rate_limit"),
+        );
         fill(
             &mut self.default_shard_number,
             file.default_shard_number.map(Some),

@@ -141,6 +141,8 @@ pub trait ShardAccess: Send + Sync {
     fn indexed_points(&self, path: &JsonPath) -> Result<usize>;
     /// Declares the payload field indexes.
     fn set_field_indexes(&self, fields: &[(JsonPath, FieldSchema)]) -> Result<()>;
+    /// Waits until the shard applies the collection's declared payload indexes.
+    fn wait_indexes_applied(&self) -> Result<()>;
     /// Checkpoints the replicas this node holds.
     fn checkpoint(&self) -> Result<()>;
     /// The replica this node holds, if any.
@@ -225,6 +227,11 @@ impl ShardAccess for Shard {
 
     fn set_field_indexes(&self, fields: &[(JsonPath, FieldSchema)]) -> Result<()> {
         Shard::set_field_indexes(self, fields)
+    }
+
+    /// A local shard builds its indexes as they are declared.
+    fn wait_indexes_applied(&self) -> Result<()> {
+        Ok(())
     }
 
     fn checkpoint(&self) -> Result<()> {

@@ -98,6 +98,11 @@ impl Cluster {
         &self.nodes
     }
 
+    /// Adds a node started elsewhere (e.g. one that joined later, to scale out).
+    pub fn push(&mut self, node: NodeProcess) {
+        self.nodes.push(node);
+    }
+
     pub fn ips(&self) -> Vec<Ipv4Addr> {
         self.nodes.iter().map(NodeProcess::ip).collect()
     }

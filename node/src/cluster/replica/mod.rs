@@ -6,7 +6,7 @@ pub mod set;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,14 +36,22 @@ const SNAPSHOT_AFTER_ENTRIES: u64 = 20_000;
 /// majority; shorter than a peer request, so a forwarded write gets the answer.
 const COMMIT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Raft timing of shard groups: a dead leader is replaced after about one second.
+/// The longest election timeout of shard groups; it is also openraft's leader lease: a voter
+/// refuses to vote for another candidate until its leader was silent that long.
+pub const ELECTION_TIMEOUT_MAX: Duration = Duration::from_millis(800);
+
+/// Raft timing of shard groups. In openraft 0.9 a follower campaigns once its leader was
+/// silent for the lease plus its election timeout (1.2–1.6 s here), and one whose vote was
+/// refused for a shorter log waits twice the lease more: so a dead leader is replaced
+/// within about 2.5 s even when the first candidate loses.
 fn shard_raft_config() -> Config {
     Config {
         cluster_name: "grape-shard".to_string(),
-        heartbeat_interval: 150,
-        election_timeout_min: 600,
-        election_timeout_max: 1200,
-        install_snapshot_timeout: 5_000,
+        heartbeat_interval: 100,
+        election_timeout_min: 400,
+        election_timeout_max: ELECTION_TIMEOUT_MAX.as_millis() as u64,
+        // A chunk may wait up to 4.2 s under the slowest transfer rate limit (1 MB/s).
+        install_snapshot_timeout: 10_000,
         max_payload_entries: 64,
         snapshot_policy: SnapshotPolicy::Never,
         max_in_snapshot_log_to_keep: 200,
@@ -59,6 +67,23 @@ pub struct LocalReplica {
     pub raft: ShardRaft,
     dir: PathBuf,
     since_snapshot: Arc<SinceSnapshot>,
+    /// The voter leadership is being handed to (0: none): writes and linearizable reads
+    /// are redirected there meanwhile.
+    handing_to: AtomicU64,
+    /// Bumped by every election hold, so only the latest hold lifts it.
+    election_holds: AtomicU64,
+}
+
+/// A handover in progress on a leader; dropping it resumes writes and heartbeats.
+pub struct Handover<'a> {
+    replica: &'a LocalReplica,
+}
+
+impl Drop for Handover<'_> {
+    fn drop(&mut self) {
+        self.replica.raft.runtime_config().heartbeat(true);
+        self.replica.handing_to.store(0, Ordering::SeqCst);
+    }
 }
 
 /// Why a write did not go through this replica.
@@ -103,6 +128,8 @@ impl LocalReplica {
             raft,
             dir,
             since_snapshot,
+            handing_to: AtomicU64::new(0),
+            election_holds: AtomicU64::new(0),
         });
         tokio::spawn(replica.clone().snapshot_when_due());
         Ok(replica)
@@ -116,6 +143,33 @@ impl LocalReplica {
     /// The leader this replica knows of.
     pub fn leader(&self) -> Option<PeerId> {
         self.raft.metrics().borrow().current_leader
+    }
+
+    /// Starts handing leadership to `target`: from now on writes and linearizable reads are
+    /// redirected to it, so the log stops growing and the target can catch up completely.
+    /// `None` while another handover is in progress.
+    pub fn begin_handover(&self, target: PeerId) -> Option<Handover<'_>> {
+        self.handing_to
+            .compare_exchange(0, target, Ordering::SeqCst, Ordering::SeqCst)
+            .ok()?;
+        Some(Handover { replica: self })
+    }
+
+    fn handover_target(&self) -> Option<PeerId> {
+        Some(self.handing_to.load(Ordering::SeqCst)).filter(|&t| t != 0)
+    }
+
+    /// Keeps this replica from campaigning for `period` (another voter is taking over).
+    pub fn hold_elections(self: &Arc<Self>, period: Duration) {
+        let hold = self.election_holds.fetch_add(1, Ordering::SeqCst) + 1;
+        self.raft.runtime_config().elect(false);
+        let replica = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(period).await;
+            if replica.election_holds.load(Ordering::SeqCst) == hold {
+                replica.raft.runtime_config().elect(true);
+            }
+        });
     }
 
     /// Validates operations against this replica (the leader) and commits them; returns the
@@ -154,6 +208,9 @@ impl LocalReplica {
     }
 
     async fn commit(&self, command: ShardCommand, quorum: usize) -> Result<u64, LocalWriteError> {
+        if let Some(target) = self.handover_target() {
+            return Err(LocalWriteError::NotLeader(Some(target)));
+        }
         let write = self.raft.client_write(Json(command));
         // A leader cut off from its majority never commits: fail, and let the caller look
         // for the new leader (the outcome is unknown: the entry may still commit).
@@ -206,6 +263,10 @@ impl LocalReplica {
     /// Confirms this replica is the leader with a majority (Raft's ReadIndex) and waits until
     /// it applied everything committed before the read: what it reads next is linearizable.
     pub async fn ensure_linearizable(&self) -> Result<(), LocalWriteError> {
+        // Confirming leadership sends heartbeats, which would renew the voters' lease.
+        if let Some(target) = self.handover_target() {
+            return Err(LocalWriteError::NotLeader(Some(target)));
+        }
         let check = tokio::time::timeout(COMMIT_TIMEOUT, self.raft.ensure_linearizable())
             .await
             .map_err(|_| {

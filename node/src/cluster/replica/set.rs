@@ -16,6 +16,7 @@ use crate::cluster::codec::{decode_json, encode_json, status_to_error};
 use crate::cluster::context::{peer_request, NodeContext};
 use crate::cluster::meta::ReplicaState;
 use crate::cluster::raft_types::{GroupId, PeerId};
+use crate::collection::FieldIndex;
 use crate::error::{GrapeError, Result};
 use crate::filter::Filter;
 use crate::index::SparseStats;
@@ -59,6 +60,8 @@ pub enum ShardReadRequest {
         filter: Option<Filter>,
         exact: bool,
     },
+    /// The payload indexes the replica applies.
+    AppliedIndexes,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -70,6 +73,7 @@ pub enum ShardReadResponse {
     Ordered(Vec<(f64, Record)>),
     Facets(Vec<(Key, u64)>),
     SparseStats(SparseStats),
+    Indexes(BTreeMap<String, FieldIndex>),
 }
 
 /// A read sent to a peer, and whether that peer must answer linearizably (as leader).
@@ -113,6 +117,9 @@ pub fn serve_read(shard: &Shard, request: &ShardReadRequest) -> Result<ShardRead
         ShardReadRequest::Facet { key, filter, exact } => {
             ShardReadResponse::Facets(shard.facet_counts(key, filter.as_ref(), *exact))
         }
+        ShardReadRequest::AppliedIndexes => {
+            ShardReadResponse::Indexes(super::machine::Position::of(shard).indexes)
+        }
     })
 }
 
@@ -126,6 +133,9 @@ pub struct ReplicaSet {
     /// The leader last seen by a request through a peer; 0 when unknown.
     leader_hint: AtomicU64,
 }
+
+/// How long creating or deleting a payload index waits for every shard leader to apply it.
+const INDEXES_WAIT: Duration = Duration::from_secs(15);
 
 /// What one attempt at reaching the leader found.
 enum Attempt<T> {
@@ -500,6 +510,36 @@ impl ShardAccess for ReplicaSet {
             }
         });
         Ok(())
+    }
+
+    /// Polls the leader until it applies the collection's current `payload_schema` (its
+    /// node commits it to the group's log after the metadata changed).
+    fn wait_indexes_applied(&self) -> Result<()> {
+        let deadline = Instant::now() + INDEXES_WAIT;
+        loop {
+            let wanted = self.ctx.payload_schema(self.group).unwrap_or_default();
+            let on_leader = ReadConsistency::Level(ConsistencyLevel::Majority);
+            let applied = match self.read(ShardReadRequest::AppliedIndexes, on_leader)? {
+                ShardReadResponse::Indexes(indexes) => indexes,
+                other => return Err(unexpected(&other)),
+            };
+            // Reads default to this node's replica: it must apply them too.
+            let local_done = self
+                .local
+                .as_ref()
+                .is_none_or(|l| l.applied_indexes() == wanted);
+            if applied == wanted && local_done {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(GrapeError::unavailable(format!(
+                    "shard group {} did not apply the new payload indexes within {}s",
+                    self.group,
+                    INDEXES_WAIT.as_secs()
+                )));
+            }
+            std::thread::sleep(RETRY_PAUSE * 2);
+        }
     }
 
     fn checkpoint(&self) -> Result<()> {
