@@ -2,7 +2,7 @@
 //! port 6335). Behind a trait so the controller's use of it reads as intent ("drain this
 //! peer"), with one real implementation over tonic.
 //!
-//! Nodes that predate a call answer `Unimplemented` (today `TransferLeadership`), which the
+//! A node older than the operator answers `Unimplemented` to a call it lacks, which the
 //! controller reports instead of acting as if the call had worked.
 
 use std::time::Duration;

@@ -485,10 +485,8 @@ fn drain_refusal(pods: &[String], error: &AdminError) -> (&'static str, String) 
 }
 
 /// Before the pod at ordinal `partition` restarts on the new revision, moves its shard
-/// leaderships away so that writes do not wait for an election.
-///
-/// TODO(issue 6): `TransferLeadership` is not implemented by the nodes yet; until it is the
-/// pod's own graceful shutdown (the 120 s grace period) is all the hand-off there is.
+/// leaderships away so that writes do not wait for an election. Nodes that predate
+/// `TransferLeadership` still hand off in their own graceful shutdown.
 async fn prepare_restart(ctx: &Context, names: &Names, seen: &Seen, partition: i32) {
     let (Some(uri), Some(peer)) = (&seen.admin_uri, seen.peer_id(names, partition)) else {
         return;

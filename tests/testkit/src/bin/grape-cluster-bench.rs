@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use clap::{Parser, ValueEnum};
 use grape_testkit::{shard_leaders, wait_until, Cluster, NodeProcess};
 use qdrant_client::qdrant::{
     CreateCollectionBuilder, Distance, PointStruct, QueryPointsBuilder, UpsertPointsBuilder,
@@ -27,47 +28,40 @@ use rand::{Rng, SeedableRng};
 
 const DIM: usize = 128;
 
+/// Measures replicated writes, failover, search and shard transfer on real processes.
+#[derive(Parser)]
 struct Args {
+    /// The grape-node binary to run (a release build for meaningful figures).
+    #[arg(long, env = "GRAPE_NODE_BIN", default_value_t = default_node())]
     node: String,
+    /// Seconds of load per write and search measurement.
+    #[arg(long, default_value_t = 10)]
     seconds: u64,
+    /// Leader kills to time.
+    #[arg(long, default_value_t = 10)]
     failovers: usize,
+    /// Points loaded for the search measurement.
+    #[arg(long, default_value_t = 20_000)]
     points: usize,
+    /// Points in the shard that the transfer measurement moves.
+    #[arg(long, default_value_t = 100_000)]
     transfer_points: usize,
-    /// Run only this measurement (`writes`, `failover`, `search`, `transfer`).
-    only: Option<String>,
+    /// Run only this measurement.
+    #[arg(long, value_enum)]
+    only: Option<Measurement>,
 }
 
-fn parse_args() -> Args {
-    let mut args = Args {
-        node: std::env::var("GRAPE_NODE_BIN").unwrap_or_else(|_| {
-            let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
-            format!("{target}/release/grape-node")
-        }),
-        seconds: 10,
-        failovers: 10,
-        points: 20_000,
-        transfer_points: 100_000,
-        only: None,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
-        match flag.as_str() {
-            "--node" => args.node = value(),
-            "--seconds" => args.seconds = value().parse().expect("--seconds N"),
-            "--failovers" => args.failovers = value().parse().expect("--failovers N"),
-            "--points" => args.points = value().parse().expect("--points N"),
-            "--transfer-points" => {
-                args.transfer_points = value().parse().expect("--transfer-points N")
-            }
-            "--only" => args.only = Some(value()),
-            other => panic!(
-                "unknown flag {other}; flags: --node --seconds --failovers --points \
-                 --transfer-points --only"
-            ),
-        }
-    }
-    args
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Measurement {
+    Writes,
+    Failover,
+    Search,
+    Transfer,
+}
+
+fn default_node() -> String {
+    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+    format!("{target}/release/grape-node")
 }
 
 fn client(url: &str) -> Qdrant {
@@ -302,19 +296,19 @@ async fn bench_search(args: &Args) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let args = parse_args();
+    let args = Args::parse();
     println!("grape-cluster-bench with {}", args.node);
-    let runs = |name: &str| args.only.as_deref().is_none_or(|only| only == name);
-    if runs("writes") {
+    let runs = |measurement| args.only.is_none_or(|only| only == measurement);
+    if runs(Measurement::Writes) {
         bench_writes(&args).await;
     }
-    if runs("failover") {
+    if runs(Measurement::Failover) {
         bench_failover(&args).await;
     }
-    if runs("search") {
+    if runs(Measurement::Search) {
         bench_search(&args).await;
     }
-    if runs("transfer") {
+    if runs(Measurement::Transfer) {
         bench_transfer(&args).await;
     }
 }
