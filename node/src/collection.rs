@@ -12,7 +12,7 @@ use crate::error::{GrapeError, Result};
 use crate::payload::JsonPath;
 use crate::routing::shard_for;
 use crate::shard::{
-    FieldSchema, Projection, QueryVector, ReadConsistency, Shard, ShardAccess, ShardScroll,
+    DenseConfig, FieldSchema, Projection, QueryVector, ReadConsistency, Shard, ShardAccess, ShardScroll,
     ShardSearch, SpaceConfigs,
 };
 use crate::types::*;
@@ -96,11 +96,19 @@ impl Collection {
 
     pub(crate) fn set_meta(&self, meta: CollectionMeta) -> Result<()> {
         let schema_changed = self.meta.read().payload_schema != meta.payload_schema;
+        let quantization = quantization_of(&meta.config);
+        let quantization_changed = quantization_of(&self.meta.read().config) != quantization;
         let fields = indexed_fields(&meta.payload_schema);
         *self.meta.write() = meta;
         if schema_changed {
             for shard in &self.shards {
                 shard.set_field_indexes(&fields)?;
+            }
+        }
+        if quantization_changed {
+            // Codes are derived data: each node rebuilds those of the replicas it holds.
+            for shard in self.shards.iter().filter_map(|s| s.local()) {
+                shard.set_quantization(&quantization);
             }
         }
         Ok(())
@@ -418,7 +426,8 @@ pub fn indexed_fields(schema: &BTreeMap<String, FieldIndex>) -> Vec<(JsonPath, F
         .collect()
 }
 
-/// The vector spaces a collection's shards hold, with their effective HNSW settings.
+/// The vector spaces a collection's shards hold, with their effective HNSW and
+/// quantization settings.
 pub fn space_configs(config: &CollectionConfig) -> SpaceConfigs {
     let (multi, dense): (BTreeMap<_, _>, BTreeMap<_, _>) = config
         .params
@@ -429,8 +438,12 @@ pub fn space_configs(config: &CollectionConfig) -> SpaceConfigs {
     let dense = dense
         .into_iter()
         .map(|(name, params)| {
-            let hnsw = config.hnsw_for(&params);
-            (name, (params, hnsw))
+            let dense = DenseConfig {
+                hnsw: config.hnsw_for(&params),
+                quantization: config.quantization_for(&params),
+                params,
+            };
+            (name, dense)
         })
         .collect();
     SpaceConfigs {
@@ -438,6 +451,15 @@ pub fn space_configs(config: &CollectionConfig) -> SpaceConfigs {
         sparse: config.params.sparse_vectors.clone().unwrap_or_default(),
         multi,
     }
+}
+
+/// The effective quantization of each dense vector space.
+fn quantization_of(config: &CollectionConfig) -> BTreeMap<String, Option<QuantizationConfig>> {
+    space_configs(config)
+        .dense
+        .into_iter()
+        .map(|(name, dense)| (name, dense.quantization))
+        .collect()
 }
 
 /// Splits one operation into the parts each shard must apply.

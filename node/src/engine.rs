@@ -263,8 +263,9 @@ impl Engine {
             .ok_or_else(|| GrapeError::CollectionNotFound(name.to_string()))
     }
 
-    /// Updates HNSW and collection parameters. New HNSW settings apply to vectors inserted
-    /// afterwards; existing graphs are kept.
+    /// Updates HNSW, quantization and collection parameters. New HNSW settings apply to
+    /// vectors inserted afterwards (existing graphs are kept); a changed quantization
+    /// rebuilds the codes.
     pub fn update_collection(&self, name: &str, update: UpdateCollection) -> Result<()> {
         let collection = self.collection(name)?;
         if let Some(consensus) = self.consensus() {
@@ -564,6 +565,7 @@ pub fn config_from_request(request: CreateCollection) -> Result<CollectionConfig
         }
     }
     check_sparse_names(&request)?;
+    check_quantization(&request)?;
     let hnsw_config = request
         .hnsw_config
         .map_or_else(HnswConfig::default, |d| HnswConfig::default().updated(&d));
@@ -595,7 +597,30 @@ pub fn config_from_request(request: CreateCollection) -> Result<CollectionConfig
         hnsw_config,
         optimizer_config: OptimizersConfig::default(),
         wal_config: WalConfig::default(),
+        quantization_config: request.quantization_config,
     })
+}
+
+/// The collection's and each vector's quantization settings are valid.
+fn check_quantization(request: &CreateCollection) -> Result<()> {
+    check_quantization_config("quantization_config", request.quantization_config.as_ref())?;
+    for (name, params) in request.vectors.named() {
+        let field = match name.as_str() {
+            "" => "vectors.quantization_config".to_string(),
+            name => format!("vectors.{name}.quantization_config"),
+        };
+        check_quantization_config(&field, params.quantization_config.as_ref())?;
+    }
+    Ok(())
+}
+
+fn check_quantization_config(field: &str, config: Option<&QuantizationConfig>) -> Result<()> {
+    match config.map(QuantizationConfig::validate) {
+        Some(Err(e)) => Err(GrapeError::bad_input(format!(
+            "Validation error in JSON body: [{field}.{e}]"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Sparse vectors are named, and a name is either dense or sparse.
@@ -617,6 +642,16 @@ fn check_sparse_names(request: &CreateCollection) -> Result<()> {
 }
 
 pub fn apply_update(config: &mut CollectionConfig, update: &UpdateCollection) -> Result<()> {
+    if let Some(diff) = &update.quantization_config {
+        check_quantization_config("quantization_config", diff.config().as_ref())?;
+    }
+    for (name, diff) in update.vectors.iter().flatten() {
+        let quantization = diff.quantization_config.and_then(|d| d.config());
+        check_quantization_config(&format!("vectors.{name}.quantization_config"), quantization.as_ref())?;
+    }
+    if let Some(diff) = &update.quantization_config {
+        config.quantization_config = diff.config();
+    }
     if let Some(diff) = &update.hnsw_config {
         config.hnsw_config = config.hnsw_config.updated(diff);
     }
@@ -642,6 +677,10 @@ pub fn apply_update(config: &mut CollectionConfig, update: &UpdateCollection) ->
             }
             if let Some(on_disk) = diff.on_disk {
                 params.on_disk = Some(on_disk);
+            }
+            // "Disabled" removes the vector's own setting: the collection's applies again.
+            if let Some(quantization) = diff.quantization_config {
+                params.quantization_config = quantization.config();
             }
         }
         config.params.vectors = match &config.params.vectors {

@@ -18,7 +18,7 @@
 //! let engine = Engine::open(std::path::Path::new("./data")).unwrap();
 //! let vectors = VectorsConfig::Single(VectorParams {
 //!     size: 4, distance: Distance::Cosine, hnsw_config: None, on_disk: None,
-//!     multivector_config: None,
+//!     multivector_config: None, quantization_config: None,
 //! });
 //! let create: CreateCollection = serde_json::from_value(serde_json::json!({
 //!     "vectors": {"size": 4, "distance": "Cosine"}

@@ -23,9 +23,9 @@ use std::sync::atomic::{AtomicU32, AtomicUsize};
 use parking_lot::Mutex;
 
 use super::codec::{self, invalid};
-use super::distance::{key_to_score, order_key};
+use super::distance::order_key;
 use super::vectors::DenseVectors;
-use super::ScoredOffset;
+use super::{to_scores, KeyedOffset, ScoredOffset};
 
 const MAGIC: &[u8; 8] = b"GRAPEHNS";
 /// `levels[offset]` for an offset that is not in the graph.
@@ -182,26 +182,38 @@ impl HnswIndex {
         ef: usize,
         accept: &dyn Fn(u32) -> bool,
     ) -> Vec<ScoredOffset> {
+        let distance = vectors.distance();
+        let key = |o: u32| order_key(distance, query, vectors.get(o));
+        to_scores(distance, self.search_by(&key, top, ef, accept))
+    }
+
+    /// The `top` accepted offsets of lowest `key`, closest first, exploring `ef` candidates
+    /// on layer 0. The key may be an approximation (quantized codes) of the order key.
+    pub fn search_by(
+        &self,
+        key: &dyn Fn(u32) -> f32,
+        top: usize,
+        ef: usize,
+        accept: &dyn Fn(u32) -> bool,
+    ) -> Vec<KeyedOffset> {
         let entry = self.entry.load(Relaxed);
         if entry == NO_ENTRY {
             return Vec::new();
         }
-        let distance = vectors.distance();
-        let key = |o: u32| order_key(distance, query, vectors.get(o));
         let mut nearest = Candidate {
             key: key(entry),
             offset: entry,
         };
         for level in (1..=self.levels[entry as usize]).rev() {
-            nearest = self.greedy(level, nearest, &key);
+            nearest = self.greedy(level, nearest, key);
         }
-        let found = self.search_layer(0, &[nearest], ef.max(top), &key, Some(accept));
+        let found = self.search_layer(0, &[nearest], ef.max(top), key, Some(accept));
         found
             .into_iter()
             .take(top)
-            .map(|c| ScoredOffset {
+            .map(|c| KeyedOffset {
                 offset: c.offset,
-                score: key_to_score(distance, c.key),
+                key: c.key,
             })
             .collect()
     }

@@ -3,7 +3,8 @@
 //!
 //! Layout: `CURRENT` names the live checkpoint directory `checkpoint-<seq>`, which holds
 //! `meta.json`, `slots.jsonl` (one line per offset) and, per vector space `i` (in name
-//! order), `vectors-i.bin`, `present-i.bin`, `hnsw-i.bin`, and per sparse vector space `i`
+//! order), `vectors-i.bin`, `present-i.bin`, `hnsw-i.bin` (and `quantized-i.bin`, its codes,
+//! when it is quantized), and per sparse vector space `i`
 //! `sparse-i.bin` (its posting lists are rebuilt on load) and per multivector space `i`
 //! `multi-i.bin`. `CURRENT` is replaced atomically
 //! after the directory is complete and synced, so a crash leaves the previous checkpoint live.
@@ -16,13 +17,13 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{GrapeError, Result};
-use crate::index::{DenseVectors, HnswIndex, MultiVectors, SparseIndex};
+use crate::index::{DenseVectors, HnswIndex, MultiVectors, Quantizer, SparseIndex};
 use crate::storage::files::{sync_dir, write_atomic};
 use crate::types::{Payload, PointId};
 
 use super::space::{MultiSpace, SparseSpace, VectorSpace};
 use super::state::{ShardState, Slot};
-use super::SpaceConfigs;
+use super::{DenseConfig, SpaceConfigs};
 
 const CURRENT: &str = "CURRENT";
 
@@ -67,6 +68,11 @@ pub fn save(shard_dir: &Path, state: &ShardState) -> Result<PathBuf> {
             .map_err(io("graph"))?;
         let present: Vec<u8> = space.present.iter().map(|&p| p as u8).collect();
         write_synced(&dir.join(format!("present-{i}.bin")), &present)?;
+        if let Some(quantizer) = &space.quantizer {
+            quantizer
+                .save(&dir.join(format!("quantized-{i}.bin")))
+                .map_err(io("quantized codes"))?;
+        }
     }
     for (i, space) in state.sparse.values().enumerate() {
         space
@@ -140,7 +146,7 @@ pub fn load(shard_dir: &Path, configs: &SpaceConfigs) -> Result<Option<ShardStat
         )));
     }
     let mut loaded = BTreeMap::new();
-    for (i, (name, (params, hnsw))) in spaces.iter().enumerate() {
+    for (i, (name, config)) in spaces.iter().enumerate() {
         let io = |what: &str| GrapeError::io(format!("read {what} of {}", dir.display()));
         let vectors =
             DenseVectors::load(&dir.join(format!("vectors-{i}.bin"))).map_err(io("vectors"))?;
@@ -155,13 +161,18 @@ pub fn load(shard_dir: &Path, configs: &SpaceConfigs) -> Result<Option<ShardStat
                 "vector space `{name}` is not aligned with the slots"
             )));
         }
-        let space = VectorSpace {
-            params: params.clone(),
-            hnsw: *hnsw,
+        let quantizer = load_codes(&dir.join(format!("quantized-{i}.bin")), config, &vectors);
+        let mut space = VectorSpace {
+            params: config.params.clone(),
+            hnsw: config.hnsw,
             vectors,
             present,
             index,
+            quantization: config.quantization,
+            quantizer,
         };
+        // Codes that were missing, damaged or made under another setting are rebuilt.
+        space.set_quantization(config.quantization);
         loaded.insert(name.clone(), space);
     }
     let mut sparse = BTreeMap::new();
@@ -204,6 +215,23 @@ pub fn load(shard_dir: &Path, configs: &SpaceConfigs) -> Result<Option<ShardStat
     }
     state.slots = slots;
     Ok(Some(state))
+}
+
+/// The saved codes of a vector space, when they match its quantization setting. Codes
+/// derive from the vectors, so a damaged file is only worth a warning.
+fn load_codes(path: &Path, config: &DenseConfig, vectors: &DenseVectors) -> Option<Quantizer> {
+    let wanted = config.quantization?;
+    if !path.exists() {
+        return None;
+    }
+    match Quantizer::load(path, vectors) {
+        Ok(q) if *q.config() == wanted => Some(q),
+        Ok(_) => None,
+        Err(e) => {
+            tracing::warn!(file = %path.display(), error = %e, "rebuilding quantized codes");
+            None
+        }
+    }
 }
 
 /// The sequence number and replication position a checkpoint directory holds.

@@ -33,8 +33,8 @@ use crate::index::SparseStats;
 use crate::payload;
 use crate::storage::wal::Wal;
 use crate::types::{
-    HnswConfig, PointId, PointOperation, Record, ScoredPoint, SparseVectorParams, Vector,
-    VectorParams, VectorStruct, WithPayload, WithVector,
+    HnswConfig, PointId, PointOperation, QuantizationConfig, Record, ScoredPoint,
+    SparseVectorParams, Vector, VectorParams, VectorStruct, WithPayload, WithVector,
 };
 
 pub use access::{QueryVector, ReadConsistency, ShardAccess, ShardOrder, ShardScroll, ShardSearch};
@@ -48,17 +48,34 @@ use state::ShardState;
 const CHECKPOINT_WAL_BYTES: u64 = 64 << 20;
 
 /// The vector spaces of a shard, keyed by name: dense ones with their parameters and
-/// effective HNSW settings, sparse ones, and multivectors.
+/// effective HNSW and quantization settings, sparse ones, and multivectors.
 #[derive(Debug, Clone, Default)]
 pub struct SpaceConfigs {
-    pub dense: BTreeMap<String, (VectorParams, HnswConfig)>,
+    pub dense: BTreeMap<String, DenseConfig>,
     pub sparse: BTreeMap<String, SparseVectorParams>,
     pub multi: BTreeMap<String, VectorParams>,
 }
 
+/// The settings of one dense vector space.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DenseConfig {
+    pub params: VectorParams,
+    pub hnsw: HnswConfig,
+    pub quantization: Option<QuantizationConfig>,
+}
+
+/// Bytes of a shard's dense vector spaces: original vectors, quantized codes, HNSW graphs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DenseMemory {
+    pub vectors: usize,
+    pub codes: usize,
+    pub graph: usize,
+}
+
 pub struct Shard {
     dir: PathBuf,
-    spaces: SpaceConfigs,
+    /// Changed only by [`Shard::set_quantization`]; read to reload a checkpoint.
+    spaces: RwLock<SpaceConfigs>,
     state: RwLock<ShardState>,
     /// Held for the whole of a write, so writes are serialized and logged in sequence order.
     /// `None` for a replica, whose log is its Raft group's.
@@ -108,7 +125,7 @@ impl Shard {
     fn new(dir: &Path, spaces: &SpaceConfigs, state: ShardState, wal: Option<Wal>) -> Shard {
         Shard {
             dir: dir.to_path_buf(),
-            spaces: spaces.clone(),
+            spaces: RwLock::new(spaces.clone()),
             state: RwLock::new(state),
             wal: Mutex::new(wal),
         }
@@ -172,7 +189,7 @@ impl Shard {
     /// snapshot); the caller then declares the payload indexes that state was built under.
     fn reload(&self) -> Result<()> {
         let _writes = self.wal.lock();
-        *self.state.write() = load_state(&self.dir, &self.spaces)?;
+        *self.state.write() = load_state(&self.dir, &self.spaces.read())?;
         Ok(())
     }
 
@@ -222,6 +239,34 @@ impl Shard {
         }
         self.state.write().set_field_indexes(fields);
         Ok(())
+    }
+
+    /// Applies new quantization settings of the dense vector spaces: codes are rebuilt
+    /// (or dropped) where the setting changed. Codes derive from the vectors, so this is
+    /// not logged: a checkpoint keeps them, a replay rebuilds them from the same settings.
+    pub fn set_quantization(&self, configs: &BTreeMap<String, Option<QuantizationConfig>>) {
+        let mut spaces = self.spaces.write();
+        let mut state = self.state.write();
+        for (name, config) in configs {
+            if let (Some(space), Some(settings)) =
+                (state.spaces.get_mut(name), spaces.dense.get_mut(name))
+            {
+                settings.quantization = *config;
+                space.set_quantization(*config);
+            }
+        }
+    }
+
+    /// Bytes held by the dense vector spaces, by kind.
+    pub fn dense_memory(&self) -> DenseMemory {
+        let state = self.state.read();
+        let mut memory = DenseMemory::default();
+        for space in state.spaces.values() {
+            memory.vectors += space.vectors.memory_bytes();
+            memory.codes += space.quantizer.as_ref().map_or(0, |q| q.memory_bytes());
+            memory.graph += space.index.memory_bytes();
+        }
+        memory
     }
 
     /// How many live points have a value at an indexed payload path.
@@ -365,7 +410,7 @@ fn new_spaces(configs: &SpaceConfigs) -> BTreeMap<String, VectorSpace> {
     configs
         .dense
         .iter()
-        .map(|(name, (params, hnsw))| (name.clone(), VectorSpace::new(params.clone(), *hnsw)))
+        .map(|(name, config)| (name.clone(), VectorSpace::new(config.clone())))
         .collect()
 }
 

@@ -4,9 +4,9 @@
 
 use roaring::RoaringBitmap;
 
-use crate::error::Result;
+use crate::error::{GrapeError, Result};
 use crate::filter::{AnyVariants, Condition, Filter, Match, MatchValue};
-use crate::index::{self, ScoredOffset};
+use crate::index::{self, ScoredOffset, Scoring};
 use crate::payload::JsonPath;
 use crate::types::{SearchParams, SparseVector};
 
@@ -123,9 +123,18 @@ impl<'a> Selection<'a> {
 /// Runs the search; results are best first and pass the score threshold.
 pub fn search(state: &ShardState, query: &ShardQuery) -> Result<Vec<ScoredOffset>> {
     check_vector(state, query.vector_name, query.vector)?;
+    if let Some(settings) = query.params.and_then(|p| p.quantization) {
+        settings.validate().map_err(GrapeError::BadInput)?;
+    }
     let space = &state.spaces[query.vector_name];
     let mut vector = query.vector.to_vec();
     index::preprocess(space.params.distance, &mut vector);
+    let scoring = Scoring::new(
+        &space.vectors,
+        space.quantizer.as_ref(),
+        &vector,
+        query.params,
+    );
     let selection = query.filter.map(|f| Selection::new(state, f));
     let accept = |offset: u32| {
         space.has(offset)
@@ -133,16 +142,7 @@ pub fn search(state: &ShardState, query: &ShardQuery) -> Result<Vec<ScoredOffset
                 .as_ref()
                 .map_or(state.is_live(offset), |s| s.accepts(state, offset))
     };
-    let exact = || {
-        exact(
-            state,
-            space,
-            &vector,
-            query.top,
-            selection.as_ref(),
-            &accept,
-        )
-    };
+    let exact = || exact(state, &scoring, query.top, selection.as_ref(), &accept);
 
     let plan = plan(state, space, query, selection.as_ref());
     let mut results = match (plan, &selection) {
@@ -166,9 +166,7 @@ pub fn search(state: &ShardState, query: &ShardQuery) -> Result<Vec<ScoredOffset
             best_of(space, found, query.top)
         }
         (Plan::Graph { ef } | Plan::ValueGraphs { ef }, _) => {
-            space
-                .index
-                .search(&space.vectors, &vector, query.top, ef, &accept)
+            scoring.search_graph(&space.index, query.top, ef, &accept)
         }
     };
     // A selective filter can starve a walk: then score the matching points exactly.
@@ -367,23 +365,17 @@ fn best_of(space: &VectorSpace, lists: Vec<Vec<ScoredOffset>>, top: usize) -> Ve
     all
 }
 
-/// Scores every accepted point: among the index candidates when bounded, else all points.
+/// Scores every accepted point (with the codes first, when quantized): among the index
+/// candidates when bounded, else all points.
 fn exact(
     state: &ShardState,
-    space: &VectorSpace,
-    vector: &[f32],
+    scoring: &Scoring,
     top: usize,
     selection: Option<&Selection>,
     accept: &dyn Fn(u32) -> bool,
 ) -> Vec<ScoredOffset> {
     match selection.and_then(Selection::candidates) {
-        Some(set) => {
-            let offsets = set.iter().filter(|&o| accept(o));
-            index::exact_search(&space.vectors, vector, top, offsets)
-        }
-        None => {
-            let offsets = state.ids.values().copied().filter(|&o| accept(o));
-            index::exact_search(&space.vectors, vector, top, offsets)
-        }
+        Some(set) => scoring.scan(top, set.iter().filter(|&o| accept(o))),
+        None => scoring.scan(top, state.ids.values().copied().filter(|&o| accept(o))),
     }
 }

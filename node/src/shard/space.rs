@@ -1,9 +1,11 @@
 //! The vector spaces of a shard. A dense one: the vectors by point offset, which offsets hold
-//! a vector, and the HNSW graph over them. A sparse one: its inverted index. A multivector
-//! one: each offset's list of vectors.
+//! a vector, the HNSW graph over them and, when configured, their quantized codes. A sparse
+//! one: its inverted index. A multivector one: each offset's list of vectors.
 
-use crate::index::{DenseVectors, HnswIndex, MultiVectors, SparseIndex};
-use crate::types::{HnswConfig, VectorParams};
+use crate::index::{DenseVectors, HnswIndex, MultiVectors, Quantizer, SparseIndex};
+use crate::types::{HnswConfig, QuantizationConfig, VectorParams};
+
+use super::DenseConfig;
 
 /// Seed of the HNSW level generator, fixed so a replayed shard draws the same levels.
 const HNSW_SEED: u64 = 0x0067_7261_7065;
@@ -15,10 +17,19 @@ pub struct VectorSpace {
     /// `present[offset]`: the point at `offset` has this vector (named vectors are optional).
     pub present: Vec<bool>,
     pub index: HnswIndex,
+    pub quantization: Option<QuantizationConfig>,
+    /// The codes of every offset, kept in step with `vectors` by [`Self::index_offsets`];
+    /// `None` without quantization or while the space is empty.
+    pub quantizer: Option<Quantizer>,
 }
 
 impl VectorSpace {
-    pub fn new(params: VectorParams, hnsw: HnswConfig) -> Self {
+    pub fn new(config: DenseConfig) -> Self {
+        let DenseConfig {
+            params,
+            hnsw,
+            quantization,
+        } = config;
         VectorSpace {
             vectors: DenseVectors::new(params.size, params.distance),
             index: HnswIndex::new(
@@ -30,6 +41,8 @@ impl VectorSpace {
             present: Vec::new(),
             params,
             hnsw,
+            quantization,
+            quantizer: None,
         }
     }
 
@@ -60,6 +73,25 @@ impl VectorSpace {
         let with_vector: Vec<u32> = offsets.iter().copied().filter(|&o| self.has(o)).collect();
         if !with_vector.is_empty() {
             self.index.insert_batch(&self.vectors, &with_vector);
+        }
+        self.update_codes();
+    }
+
+    /// Changes the quantization: the codes are rebuilt when the setting differs.
+    pub fn set_quantization(&mut self, config: Option<QuantizationConfig>) {
+        self.quantization = config;
+        self.update_codes();
+    }
+
+    /// Brings the codes in line with the setting and the stored vectors.
+    fn update_codes(&mut self) {
+        let Some(config) = self.quantization.filter(|_| !self.vectors.is_empty()) else {
+            self.quantizer = None;
+            return;
+        };
+        match &mut self.quantizer {
+            Some(q) if *q.config() == config => q.update(&self.vectors, &self.present),
+            _ => self.quantizer = Some(Quantizer::build(config, &self.vectors, &self.present)),
         }
     }
 }

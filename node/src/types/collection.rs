@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 
 use super::point::DEFAULT_VECTOR_NAME;
+use super::quantization::{QuantizationConfig, QuantizationConfigDiff};
 use super::sparse::SparseVectorParams;
 
 /// How two vectors are compared. Cosine and Dot: higher score is better;
@@ -38,6 +39,9 @@ pub struct VectorParams {
     /// Set for a multivector: each point holds a list of vectors of `size`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multivector_config: Option<MultiVectorConfig>,
+    /// Per-vector override of the collection's `quantization_config`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantization_config: Option<QuantizationConfig>,
 }
 
 /// How the vectors of two multivectors are compared.
@@ -211,9 +215,18 @@ pub struct CollectionConfig {
     pub hnsw_config: HnswConfig,
     pub optimizer_config: OptimizersConfig,
     pub wal_config: WalConfig,
+    /// The default quantization of the dense vectors (a vector's own setting overrides it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantization_config: Option<QuantizationConfig>,
 }
 
 impl CollectionConfig {
+    /// The effective quantization of one vector space: its own, else the collection's.
+    /// Multivectors are scored exactly and are never quantized.
+    pub fn quantization_for(&self, params: &VectorParams) -> Option<QuantizationConfig> {
+        params.quantization_config.or(self.quantization_config)
+    }
+
     /// The effective HNSW parameters of one vector space.
     pub fn hnsw_for(&self, params: &VectorParams) -> HnswConfig {
         match &params.hnsw_config {
@@ -245,7 +258,7 @@ pub struct CreateCollection {
     #[serde(default)]
     pub wal_config: Option<serde_json::Value>,
     #[serde(default)]
-    pub quantization_config: Option<serde_json::Value>,
+    pub quantization_config: Option<QuantizationConfig>,
     #[serde(default)]
     pub sharding_method: Option<String>,
     #[serde(default)]
@@ -278,8 +291,9 @@ pub struct UpdateCollection {
     pub params: Option<CollectionParamsDiff>,
     #[serde(default)]
     pub optimizers_config: Option<serde_json::Value>,
+    /// A new collection-wide quantization, or `"Disabled"`.
     #[serde(default)]
-    pub quantization_config: Option<serde_json::Value>,
+    pub quantization_config: Option<QuantizationConfigDiff>,
     #[serde(default)]
     pub sparse_vectors: Option<serde_json::Value>,
     #[serde(default)]
@@ -294,8 +308,9 @@ pub struct VectorParamsDiff {
     pub hnsw_config: Option<HnswConfigDiff>,
     #[serde(default)]
     pub on_disk: Option<bool>,
+    /// A new quantization of this vector, or `"Disabled"` to fall back to the collection's.
     #[serde(default)]
-    pub quantization_config: Option<serde_json::Value>,
+    pub quantization_config: Option<QuantizationConfigDiff>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

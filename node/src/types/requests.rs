@@ -49,7 +49,7 @@ pub struct SearchParams {
     #[serde(default)]
     pub indexed_only: bool,
     #[serde(default)]
-    pub quantization: Option<serde_json::Value>,
+    pub quantization: Option<super::quantization::QuantizationSearchParams>,
     #[serde(default)]
     pub acorn: Option<serde_json::Value>,
 }

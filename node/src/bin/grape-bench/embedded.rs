@@ -12,7 +12,7 @@ use grape::types::{
 };
 
 use super::dataset::{self, id_of, Dataset};
-use super::filtered;
+use super::{filtered, quantized};
 use super::{print_load, print_row, Args, Loaded, Run, Timed, TOP};
 
 pub fn bench(args: &Args, data: Dataset) -> anyhow::Result<()> {
@@ -44,6 +44,11 @@ pub fn bench(args: &Args, data: Dataset) -> anyhow::Result<()> {
         .iter()
         .map(|q| search(&collection, q, &exact))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    if !args.quantization.is_empty() {
+        let settings = &args.quantization;
+        let (queries, efs) = (&data.queries, &args.ef);
+        return quantized::bench(&engine, &collection, queries, &truth, settings, efs, args.oversampling);
+    }
     print_load(
         args,
         &loaded,

@@ -9,12 +9,15 @@
 //! data in a temporary folder.
 //!
 //! `cargo run --release -p grape-node --bin grape-bench -- --target grpc`
+//!
+//! `--quantization none,int8,binary,pq` compares quantization settings instead (embedded).
 
 mod dataset;
 mod embedded;
 mod filtered;
 mod grpc;
 mod local_node;
+mod quantized;
 mod rest;
 
 use std::path::PathBuf;
@@ -57,6 +60,13 @@ pub struct Args {
     /// `hnsw_ef` of the filtered searches.
     #[arg(long, default_value_t = 64)]
     ef_filtered: usize,
+    /// Instead of the default table, one table per quantization setting (embedded target),
+    /// e.g. `none,int8,binary,pq`.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    quantization: Vec<quantized::Setting>,
+    /// Candidates gathered with the codes per result, before re-scoring.
+    #[arg(long, default_value_t = 4.0)]
+    oversampling: f64,
     /// Where the engine keeps its data (a fresh temporary folder by default).
     #[arg(long)]
     data_dir: Option<PathBuf>,

@@ -5,6 +5,7 @@ use qdrant_client::qdrant::{alias_operations::Action, max_optimization_threads, 
 use serde_json::{json, Map, Value as Json};
 
 use super::index::payload_schema_info_to_grpc;
+use super::quantization::{quantization_diff_json, quantization_json, quantization_to_grpc};
 use super::value::payload_from_grpc;
 use super::{from_rest_json, put};
 use crate::engine::AliasOperation;
@@ -21,13 +22,15 @@ pub fn create_collection_from_grpc(
     if request.sharding_method == Some(grpc::ShardingMethod::Custom as i32) {
         return Err(ConvertError::unsupported("custom sharding"));
     }
-    log_ignored("quantization_config", request.quantization_config.is_some());
     log_ignored("strict_mode_config", request.strict_mode_config.is_some());
     let mut body = Map::new();
     body.insert(
         "vectors".into(),
         vectors_config_json(request.vectors_config)?,
     );
+    if let Some(config) = request.quantization_config {
+        body.insert("quantization_config".into(), quantization_json(config)?);
+    }
     if let Some(sparse) = request.sparse_vectors_config {
         body.insert("sparse_vectors".into(), sparse_config_json(sparse)?);
     }
@@ -68,7 +71,6 @@ pub fn update_collection_from_grpc(
     request: grpc::UpdateCollection,
 ) -> Result<UpdateCollection, ConvertError> {
     refuse_sparse(request.sparse_vectors_config.as_ref())?;
-    log_ignored("quantization_config", request.quantization_config.is_some());
     log_ignored("strict_mode_config", request.strict_mode_config.is_some());
     let mut body = Map::new();
     put(
@@ -76,6 +78,9 @@ pub fn update_collection_from_grpc(
         "hnsw_config",
         request.hnsw_config.map(hnsw_diff_json),
     );
+    if let Some(diff) = request.quantization_config {
+        body.insert("quantization_config".into(), quantization_diff_json(diff)?);
+    }
     put(
         &mut body,
         "optimizers_config",
@@ -83,7 +88,7 @@ pub fn update_collection_from_grpc(
     );
     put(&mut body, "params", request.params.map(params_diff_json));
     if let Some(config) = request.vectors_config.and_then(|v| v.config) {
-        body.insert("vectors".into(), vectors_diff_json(config));
+        body.insert("vectors".into(), vectors_diff_json(config)?);
     }
     if !request.metadata.is_empty() {
         body.insert(
@@ -174,7 +179,7 @@ fn log_ignored(field: &str, present: bool) {
     if present {
         tracing::debug!(
             field,
-            "accepted and ignored: Grape keeps full-precision vectors"
+            "accepted and ignored"
         );
     }
 }
@@ -194,8 +199,10 @@ fn vectors_config_json(config: Option<grpc::VectorsConfig>) -> Result<Json, Conv
 }
 
 fn vector_params_json(params: grpc::VectorParams) -> Result<Json, ConvertError> {
-    log_ignored("quantization_config", params.quantization_config.is_some());
     let mut obj = Map::new();
+    if let Some(config) = params.quantization_config {
+        obj.insert("quantization_config".into(), quantization_json(config)?);
+    }
     if let Some(multi) = params.multivector_config {
         match grpc::MultiVectorComparator::try_from(multi.comparator) {
             Ok(grpc::MultiVectorComparator::MaxSim) => {
@@ -309,7 +316,7 @@ fn params_diff_json(diff: grpc::CollectionParamsDiff) -> Json {
 }
 
 /// Per-vector updates keyed by name; the unnamed vector is keyed by `""` as in Qdrant's REST.
-fn vectors_diff_json(config: grpc::vectors_config_diff::Config) -> Json {
+fn vectors_diff_json(config: grpc::vectors_config_diff::Config) -> Result<Json, ConvertError> {
     use grpc::vectors_config_diff::Config;
     let entries: Vec<(String, grpc::VectorParamsDiff)> = match config {
         Config::Params(diff) => vec![(String::new(), diff)],
@@ -326,10 +333,14 @@ fn vectors_diff_json(config: grpc::vectors_config_diff::Config) -> Json {
             );
             #[allow(deprecated)]
             put(&mut obj, "on_disk", diff.on_disk);
-            (name, Json::Object(obj))
+            if let Some(quantization) = diff.quantization_config {
+                let json = quantization_diff_json(quantization)?;
+                obj.insert("quantization_config".into(), json);
+            }
+            Ok((name, Json::Object(obj)))
         })
-        .collect();
-    Json::Object(obj)
+        .collect::<Result<Map<_, _>, ConvertError>>()?;
+    Ok(Json::Object(obj))
 }
 
 pub fn collection_info_to_grpc(info: CollectionInfo) -> grpc::CollectionInfo {
@@ -371,6 +382,7 @@ fn config_to_grpc(config: CollectionConfig) -> grpc::CollectionConfig {
         hnsw_config: Some(hnsw_to_grpc(config.hnsw_config)),
         optimizer_config: Some(optimizers_to_grpc(config.optimizer_config)),
         wal_config: Some(wal_to_grpc(config.wal_config)),
+        quantization_config: config.quantization_config.map(quantization_to_grpc),
         ..Default::default()
     }
 }
@@ -431,6 +443,7 @@ fn vector_params_to_grpc(params: VectorParams) -> grpc::VectorParams {
         multivector_config: params.multivector_config.map(|_| grpc::MultiVectorConfig {
             comparator: grpc::MultiVectorComparator::MaxSim as i32,
         }),
+        quantization_config: params.quantization_config.map(quantization_to_grpc),
         ..Default::default()
     }
 }

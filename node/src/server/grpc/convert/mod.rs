@@ -11,6 +11,7 @@ pub mod index;
 pub mod matrix;
 pub mod operations;
 pub mod point;
+pub mod quantization;
 pub mod query;
 pub mod requests;
 pub mod snapshot;

@@ -15,6 +15,7 @@ use super::point::{
 use super::point::{retrieved_point_to_grpc, scored_point_to_grpc};
 use super::{from_rest_json, put, timestamp_to_rfc3339};
 use crate::server::grpc::error::ConvertError;
+use super::requests::search_params_from_grpc;
 use crate::types::FacetRequest;
 use crate::types::{
     FacetResponse, FacetValue, FacetValueHit, GroupId, GroupsResult, OrderBy, PointGroup,
@@ -427,12 +428,9 @@ fn order_by_json(order_by: grpc::OrderBy) -> Result<Json> {
     Ok(Json::Object(obj))
 }
 
+/// Search parameters as REST JSON, converted once by [`search_params_from_grpc`].
 pub fn search_params_json(params: grpc::SearchParams) -> Json {
-    let mut obj = Map::new();
-    put(&mut obj, "hnsw_ef", params.hnsw_ef);
-    put(&mut obj, "exact", params.exact);
-    put(&mut obj, "indexed_only", params.indexed_only);
-    Json::Object(obj)
+    serde_json::to_value(search_params_from_grpc(params)).expect("search params serialize")
 }
 
 fn lookup_json(lookup: grpc::LookupLocation) -> Result<Json> {

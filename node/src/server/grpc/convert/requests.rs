@@ -76,13 +76,15 @@ pub fn search_from_grpc(request: grpc::SearchPoints) -> Result<SearchRequest, Co
     })
 }
 
-/// Quantization and ACORN settings have no effect: vectors are kept at full precision.
+/// ACORN settings have no effect: filters are checked during graph traversal anyway.
 pub fn search_params_from_grpc(params: grpc::SearchParams) -> SearchParams {
     SearchParams {
         hnsw_ef: params.hnsw_ef.map(|ef| ef as usize),
         exact: params.exact.unwrap_or(false),
         indexed_only: params.indexed_only.unwrap_or(false),
-        quantization: None,
+        quantization: params
+            .quantization
+            .map(super::quantization::search_params_from_grpc),
         acorn: None,
     }
 }
