@@ -18,9 +18,9 @@ pub enum QuantizationConfig {
 pub struct ScalarQuantization {
     pub r#type: ScalarType,
     /// The share of component values the code range covers (the rest is clipped); absent:
-    /// the whole range.
+    /// the whole range. (f64 so the value reported back is the one sent.)
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub quantile: Option<f32>,
+    pub quantile: Option<f64>,
     /// Accepted and reported; codes are always kept in memory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub always_ram: Option<bool>,
@@ -105,7 +105,7 @@ pub enum BinaryQueryEncoding {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum QuantizationConfigError {
     #[error("scalar.quantile: value {0} invalid, must be from 0.5 to 1.0")]
-    Quantile(f32),
+    Quantile(f64),
     #[error("binary.encoding: {0:?} is not supported, only one_bit")]
     Encoding(BinaryEncoding),
     #[error("binary.query_encoding: {0:?} is not supported, only default or binary")]

@@ -52,7 +52,7 @@ fn scalar_json(s: grpc::ScalarQuantization) -> Result<Json, ConvertError> {
     }
     let mut obj = Map::new();
     obj.insert("type".into(), "int8".into());
-    put(&mut obj, "quantile", s.quantile);
+    put(&mut obj, "quantile", s.quantile.map(decimal));
     put(&mut obj, "always_ram", s.always_ram);
     Ok(json!({ "scalar": obj }))
 }
@@ -108,6 +108,12 @@ fn binary_json(b: grpc::BinaryQuantization) -> Result<Json, ConvertError> {
     Ok(json!({ "binary": obj }))
 }
 
+/// The f64 of a float's shortest decimal form: 0.99f32 becomes 0.99, not 0.9900000095…,
+/// so the setting reads back over REST as the client wrote it.
+fn decimal(x: f32) -> f64 {
+    x.to_string().parse().unwrap_or(f64::from(x))
+}
+
 /// A stored quantization setting as reported in collection info.
 #[allow(deprecated)]
 pub fn quantization_to_grpc(config: QuantizationConfig) -> grpc::QuantizationConfig {
@@ -115,7 +121,7 @@ pub fn quantization_to_grpc(config: QuantizationConfig) -> grpc::QuantizationCon
     let quantization = match config {
         QuantizationConfig::Scalar(s) => Quantization::Scalar(grpc::ScalarQuantization {
             r#type: grpc::QuantizationType::Int8 as i32,
-            quantile: s.quantile,
+            quantile: s.quantile.map(|q| q as f32),
             always_ram: s.always_ram,
             memory: None,
         }),
