@@ -110,7 +110,9 @@ where
 /// the process is asked to stop.
 pub async fn run(ctx: Arc<Context>, watch: Watch) {
     let scopes = watch.scopes();
-    let clusters = scopes.iter().map(|ns| run_clusters(ctx.clone(), ns.as_deref()));
+    let clusters = scopes
+        .iter()
+        .map(|ns| run_clusters(ctx.clone(), ns.as_deref()));
     let placements = scopes
         .iter()
         .map(|ns| crate::placement::run(ctx.clone(), ns.as_deref()));
@@ -180,7 +182,8 @@ async fn report_failure(vc: &VectorCluster, ctx: &Context, error: &Error) {
 }
 
 fn error_policy(vc: Arc<VectorCluster>, error: &Error, ctx: Arc<Context>) -> Action {
-    ctx.metrics.reconcile_failed(Kind::VectorCluster, error.kind());
+    ctx.metrics
+        .reconcile_failed(Kind::VectorCluster, error.kind());
     tracing::warn!(cluster = %vc.name_any(), %error, "reconcile failed; retrying");
     Action::requeue(Duration::from_secs(10))
 }

@@ -42,7 +42,11 @@ const fn watched(
 pub const PERMISSIONS: &[Permission] = &[
     // The controllers' watches; `get` by the placement controller (its cluster); `patch` by
     // the finalizer (a JSON patch of metadata.finalizers).
-    watched("grape.io", "vectorclusters", &["get", "list", "watch", "patch"]),
+    watched(
+        "grape.io",
+        "vectorclusters",
+        &["get", "list", "watch", "patch"],
+    ),
     // The operator's part of the status. `get`: the nodes' Role grants get and patch of
     // it, and RBAC lets the operator grant only what it holds itself.
     watched("grape.io", "vectorclusters/status", &["get", "patch"]),
@@ -58,7 +62,11 @@ pub const PERMISSIONS: &[Permission] = &[
     ),
     watched("grape.io", "shardplacements/status", &["patch"]),
     // Owned objects: watched, server-side applied (create or patch).
-    watched("apps", "statefulsets", &["get", "list", "watch", "create", "patch"]),
+    watched(
+        "apps",
+        "statefulsets",
+        &["get", "list", "watch", "create", "patch"],
+    ),
     // The query nodes; deleted when spec.queryNodes drops to 0.
     watched(
         "apps",

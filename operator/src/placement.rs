@@ -48,7 +48,8 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>) {
 }
 
 fn error_policy(sp: Arc<ShardPlacement>, error: &Error, ctx: Arc<Context>) -> Action {
-    ctx.metrics.reconcile_failed(Kind::ShardPlacement, error.kind());
+    ctx.metrics
+        .reconcile_failed(Kind::ShardPlacement, error.kind());
     tracing::warn!(placement = %sp.name_any(), %error, "placement reconcile failed; retrying");
     Action::requeue(Duration::from_secs(10))
 }

@@ -326,7 +326,9 @@ fn values_schema_refuses_bad_values() -> Result<()> {
         // Two replicas without leader election would both reconcile.
         "replicaCount=2,leaderElection.enabled=false",
     ] {
-        let error = render(&[bad]).err().with_context(|| format!("{bad} accepted"))?;
+        let error = render(&[bad])
+            .err()
+            .with_context(|| format!("{bad} accepted"))?;
         ensure!(
             format!("{error:#}").contains("schema"),
             "{bad}: not a schema error: {error:#}"

@@ -55,15 +55,22 @@ async fn chart_installs_and_its_operator_runs_a_cluster() -> Result<()> {
         .context("no operator pod")?;
     let operator_name = operator_pod.metadata.name.clone().context("unnamed pod")?;
     let leases: Api<Lease> = Api::namespaced(client.clone(), OPS);
-    common::wait_for("the operator pod leading", Duration::from_secs(60), || async {
-        let holder = leases
-            .get("grape-operator")
-            .await?
-            .spec
-            .and_then(|s| s.holder_identity);
-        ensure!(holder.as_deref() == Some(operator_name.as_str()), "held by {holder:?}");
-        Ok(())
-    })
+    common::wait_for(
+        "the operator pod leading",
+        Duration::from_secs(60),
+        || async {
+            let holder = leases
+                .get("grape-operator")
+                .await?
+                .spec
+                .and_then(|s| s.holder_identity);
+            ensure!(
+                holder.as_deref() == Some(operator_name.as_str()),
+                "held by {holder:?}"
+            );
+            Ok(())
+        },
+    )
     .await
     .with_context(|| common::pod_logs(&harness))?;
 
@@ -133,7 +140,11 @@ async fn chart_installs_and_its_operator_runs_a_cluster() -> Result<()> {
         .await?;
     scraped.extend(common::dashboards::sample_names(&text));
     let used = common::dashboards::metric_names(&chart().join("dashboards"))?;
-    ensure!(used.len() >= 40, "only {} metric names in the dashboards", used.len());
+    ensure!(
+        used.len() >= 40,
+        "only {} metric names in the dashboards",
+        used.len()
+    );
     let missing: Vec<_> = used
         .iter()
         .filter(|(name, _)| !scraped.contains(*name))
