@@ -34,6 +34,7 @@ pub mod facet;
 pub mod filter;
 pub mod index;
 pub mod matrix;
+pub mod metrics;
 pub mod order_by;
 pub mod payload;
 pub mod query;

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::future::join_all;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service};
@@ -17,11 +18,12 @@ use kube::runtime::finalizer::{finalizer, Event as Finalizer};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
 
 use crate::admin::NodeAdmin;
 use crate::build::CLUSTER_LABEL;
 use crate::crd::VectorCluster;
-use crate::metrics::Metrics;
+use crate::metrics::{Kind, Metrics};
 use crate::reconcile::{self, Context};
 
 /// Finalizer that holds a deleted VectorCluster until its storage policy was carried out.
@@ -62,26 +64,75 @@ pub fn context(
     })
 }
 
-/// Runs the VectorCluster and ShardPlacement controllers over all namespaces until the
-/// process is asked to stop.
-pub async fn run(ctx: Arc<Context>) {
-    tokio::join!(run_clusters(ctx.clone()), crate::placement::run(ctx));
+/// The namespaces the controllers watch: every namespace (the chart's ClusterRole), or a
+/// list of them (the chart's `watchNamespaces`, with a Role in each).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Watch {
+    #[default]
+    All,
+    Namespaces(Vec<String>),
 }
 
-async fn run_clusters(ctx: Arc<Context>) {
+impl Watch {
+    /// `All` for an empty list.
+    pub fn namespaces(namespaces: Vec<String>) -> Watch {
+        if namespaces.is_empty() {
+            Watch::All
+        } else {
+            Watch::Namespaces(namespaces)
+        }
+    }
+
+    /// One entry per watch: `None` for all namespaces, else each namespace.
+    fn scopes(&self) -> Vec<Option<String>> {
+        match self {
+            Watch::All => vec![None],
+            Watch::Namespaces(list) => list.iter().cloned().map(Some).collect(),
+        }
+    }
+}
+
+/// The Api of `K` in `namespace`, or across all namespaces for `None`.
+pub(crate) fn scoped<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + DeserializeOwned
+        + Clone
+        + std::fmt::Debug,
+{
+    match namespace {
+        Some(namespace) => Api::namespaced(client.clone(), namespace),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// Runs the VectorCluster and ShardPlacement controllers over the watched namespaces until
+/// the process is asked to stop.
+pub async fn run(ctx: Arc<Context>, watch: Watch) {
+    let scopes = watch.scopes();
+    let clusters = scopes
+        .iter()
+        .map(|ns| run_clusters(ctx.clone(), ns.as_deref()));
+    let placements = scopes
+        .iter()
+        .map(|ns| crate::placement::run(ctx.clone(), ns.as_deref()));
+    tokio::join!(join_all(clusters), join_all(placements));
+}
+
+async fn run_clusters(ctx: Arc<Context>, namespace: Option<&str>) {
     let client = ctx.client.clone();
-    let clusters: Api<VectorCluster> = Api::all(client.clone());
-    let pods: Api<Pod> = Api::all(client.clone());
+    let clusters: Api<VectorCluster> = scoped(&client, namespace);
+    let pods: Api<Pod> = scoped(&client, namespace);
     let owned = watcher::Config::default().labels(CLUSTER_LABEL);
     Controller::new(clusters, watcher::Config::default().any_semantic())
-        .owns(Api::<StatefulSet>::all(client.clone()), owned.clone())
-        .owns(Api::<Service>::all(client.clone()), owned.clone())
-        .owns(Api::<ConfigMap>::all(client.clone()), owned.clone())
+        .owns(scoped::<StatefulSet>(&client, namespace), owned.clone())
+        .owns(scoped::<Service>(&client, namespace), owned.clone())
+        .owns(scoped::<ConfigMap>(&client, namespace), owned.clone())
         .owns(
-            Api::<PodDisruptionBudget>::all(client.clone()),
+            scoped::<PodDisruptionBudget>(&client, namespace),
             owned.clone(),
         )
-        .owns(Api::<Deployment>::all(client.clone()), owned.clone())
+        .owns(scoped::<Deployment>(&client, namespace), owned.clone())
         // Pods belong to the StatefulSet, not to the VectorCluster: map them by label, so
         // that a pod becoming ready updates the status at once.
         .watches(pods, owned, cluster_of_pod)
@@ -102,7 +153,7 @@ fn cluster_of_pod(pod: Pod) -> Option<ObjectRef<VectorCluster>> {
 }
 
 async fn reconcile(vc: Arc<VectorCluster>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let _timer = ctx.metrics.reconcile_started();
+    let _timer = ctx.metrics.reconcile_started(Kind::VectorCluster);
     let namespace = vc.namespace().unwrap_or_default();
     let api: Api<VectorCluster> = Api::namespaced(ctx.client.clone(), &namespace);
     let pass = ctx.clone();
@@ -123,20 +174,16 @@ async fn reconcile(vc: Arc<VectorCluster>, ctx: Arc<Context>) -> Result<Action, 
 /// A failed pass as a Warning Event on the VectorCluster (best effort: the error itself is
 /// already logged and counted).
 async fn report_failure(vc: &VectorCluster, ctx: &Context, error: &Error) {
-    let event = kube::runtime::events::Event {
-        type_: EventType::Warning,
-        reason: "ReconcileFailed".into(),
-        note: Some(error.to_string().chars().take(1000).collect()),
-        action: "Reconcile".into(),
-        secondary: None,
-    };
-    if let Err(e) = ctx.recorder.publish(&event, &vc.object_ref(&())).await {
+    let note = error.to_string().chars().take(1000).collect();
+    let event = (EventType::Warning, "ReconcileFailed", "Reconcile");
+    if let Err(e) = reconcile::publish_on(ctx, &vc.object_ref(&()), None, event, note).await {
         tracing::debug!(error = %e, "cannot publish the failure event");
     }
 }
 
 fn error_policy(vc: Arc<VectorCluster>, error: &Error, ctx: Arc<Context>) -> Action {
-    ctx.metrics.reconcile_failed(error.kind());
+    ctx.metrics
+        .reconcile_failed(Kind::VectorCluster, error.kind());
     tracing::warn!(cluster = %vc.name_any(), %error, "reconcile failed; retrying");
     Action::requeue(Duration::from_secs(10))
 }

@@ -5,7 +5,8 @@
 //! status from what was observed, [`reconcile`] does the API calls of one pass, and
 //! [`controller`] runs passes for every VectorCluster; [`placement`] does the same for
 //! ShardPlacements (where the shards live). [`admin`] talks to the nodes,
-//! [`leader`] keeps a single active replica, [`metrics`] and [`http`] expose the operator.
+//! [`leader`] keeps a single active replica, [`metrics`] and [`http`] expose the operator;
+//! [`permissions`] lists the API permissions all of this needs (the Helm chart's RBAC).
 
 pub mod admin;
 pub mod build;
@@ -15,6 +16,7 @@ pub mod decide;
 pub mod http;
 pub mod leader;
 pub mod metrics;
+pub mod permissions;
 pub mod placement;
 pub mod reconcile;
 

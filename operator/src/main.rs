@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use grape_operator::admin::GrpcAdmin;
+use grape_operator::controller::Watch;
 use grape_operator::leader::LeaderElection;
 use grape_operator::metrics::Metrics;
 use grape_operator::{controller, crd, http};
@@ -34,7 +35,7 @@ enum Command {
         #[arg(long, default_value = ".")]
         dir: PathBuf,
     },
-    /// Reconcile VectorClusters in every namespace.
+    /// Reconcile VectorClusters and ShardPlacements.
     Run(RunArgs),
 }
 
@@ -56,6 +57,9 @@ struct RunArgs {
     /// This replica's identity in the Lease and in Events.
     #[arg(long, env = "POD_NAME", default_value = "grape-operator")]
     identity: String,
+    /// Watch only these namespaces (comma-separated); all namespaces when empty.
+    #[arg(long, env = "GRAPE_OPERATOR_WATCH_NAMESPACES", value_delimiter = ',')]
+    watch_namespaces: Vec<String>,
     /// Log filter (RUST_LOG syntax).
     #[arg(long, env = "GRAPE_OPERATOR_LOG", default_value = "info")]
     log: String,
@@ -100,11 +104,14 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let ctx = controller::context(
         client.clone(),
         Arc::new(GrpcAdmin::default()),
-        metrics,
+        metrics.clone(),
         &args.identity,
     );
+    let watch = Watch::namespaces(args.watch_namespaces);
+    tracing::info!(?watch, "watching");
     if !args.leader_election {
-        controller::run(ctx).await;
+        metrics.set_leader(true);
+        controller::run(ctx, watch).await;
         return Ok(());
     }
     let (tx, mut leading) = watch::channel(false);
@@ -112,8 +119,9 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     tokio::spawn(LeaderElection::new(leases, LEASE_NAME, &args.identity).run(tx));
     leading.wait_for(|l| *l).await?;
     tracing::info!(identity = %args.identity, "leading; starting the controller");
+    metrics.set_leader(true);
     tokio::select! {
-        () = controller::run(ctx) => Ok(()),
+        () = controller::run(ctx, watch) => Ok(()),
         // A replica that lost the lease must stop at once: another one may be reconciling.
         lost = leading.wait_for(|l| !*l) => {
             lost?;

@@ -24,12 +24,14 @@ use crate::crd::{
     VectorCluster,
 };
 use crate::decide::{self, PlacementStep, PlacementView, Transfer, APPROVE_ANNOTATION};
+use crate::metrics::Kind;
 use crate::reconcile::{self, kube_err, publish_on, Context, Error};
 use crate::FIELD_MANAGER;
 
-/// Runs the controller over all namespaces until the process is asked to stop.
-pub async fn run(ctx: Arc<Context>) {
-    let placements: Api<ShardPlacement> = Api::all(ctx.client.clone());
+/// Runs the controller over `namespace` (`None`: all namespaces) until the process is asked
+/// to stop.
+pub async fn run(ctx: Arc<Context>, namespace: Option<&str>) {
+    let placements: Api<ShardPlacement> = crate::controller::scoped(&ctx.client, namespace);
     // Our own status writes wake the controller too; the debounce folds them together.
     let config = controller::Config::default().debounce(Duration::from_secs(1));
     Controller::new(placements, watcher::Config::default().any_semantic())
@@ -45,7 +47,9 @@ pub async fn run(ctx: Arc<Context>) {
         .await;
 }
 
-fn error_policy(sp: Arc<ShardPlacement>, error: &Error, _ctx: Arc<Context>) -> Action {
+fn error_policy(sp: Arc<ShardPlacement>, error: &Error, ctx: Arc<Context>) -> Action {
+    ctx.metrics
+        .reconcile_failed(Kind::ShardPlacement, error.kind());
     tracing::warn!(placement = %sp.name_any(), %error, "placement reconcile failed; retrying");
     Action::requeue(Duration::from_secs(10))
 }
@@ -84,6 +88,7 @@ impl Obstacle {
 }
 
 async fn reconcile(sp: Arc<ShardPlacement>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let _timer = ctx.metrics.reconcile_started(Kind::ShardPlacement);
     let previous = sp.status.clone().unwrap_or_default();
     let now = Timestamp::now();
     let generation = sp.metadata.generation;
@@ -100,6 +105,9 @@ async fn reconcile(sp: Arc<ShardPlacement>, ctx: Arc<Context>) -> Result<Action,
             (status, false)
         }
     };
+    let namespace = sp.namespace().unwrap_or_default();
+    ctx.metrics
+        .set_planned_moves(&namespace, &sp.name_any(), status.plan.len());
     announce(&sp, &ctx, &previous, &status).await?;
     if status != previous {
         write_status(&sp, &ctx, &status).await?;

@@ -21,7 +21,7 @@ use crate::admin::{AdminError, NodeAdmin};
 use crate::build::{self, Names, CLUSTER_LABEL, P2P_PORT, ROLE_LABEL};
 use crate::crd::{RetentionPolicy, ShardPlacement, VectorCluster, VectorClusterStatus};
 use crate::decide::{self, Observed, PodRevision, PodView, Rollout, RolloutView, ScaleDecision};
-use crate::metrics::Metrics;
+use crate::metrics::{ClusterSizes, Metrics};
 use crate::FIELD_MANAGER;
 
 /// What a reconciliation needs besides the VectorCluster.
@@ -82,6 +82,7 @@ pub async fn apply(vc: &VectorCluster, ctx: &Context) -> Result<Action, Error> {
     let previous = vc.status.clone().unwrap_or_default();
     let mut refusal: Option<(&str, String)> = None;
     let mut draining: Option<String> = None;
+    let mut draining_pods = 0;
     let mut replicas = seen.statefulset_replicas().unwrap_or(vc.spec.replicas);
     let mut partition = replicas;
     if !vc.spec.paused {
@@ -96,6 +97,7 @@ pub async fn apply(vc: &VectorCluster, ctx: &Context) -> Result<Action, Error> {
             }
             ScaleDecision::Drain { replicas: r, pods } => {
                 replicas = r;
+                draining_pods = pods.len();
                 match drain(ctx, vc, &names, &seen, &pods).await? {
                     Drain::Progress(message) => draining = Some(message),
                     Drain::Blocked(reason, message) => refusal = Some((reason, message)),
@@ -126,6 +128,13 @@ pub async fn apply(vc: &VectorCluster, ctx: &Context) -> Result<Action, Error> {
     if !vc.spec.paused {
         request_rebalance(vc, ctx, &seen, &status).await?;
     }
+    let sizes = ClusterSizes {
+        desired: vc.spec.replicas,
+        ready: status.ready_replicas.unwrap_or(0),
+        draining: draining_pods,
+    };
+    ctx.metrics
+        .set_cluster(&names.namespace, &names.cluster, sizes);
     if let Some(info) = &seen.info {
         ctx.metrics
             .set_moves_in_flight(&names.namespace, &names.cluster, info.transfers.len());
@@ -639,6 +648,11 @@ pub(crate) async fn publish_on(
     (type_, reason, action): (EventType, &str, &str),
     note: String,
 ) -> Result<(), Error> {
+    let type_label = match type_ {
+        EventType::Normal => "Normal",
+        EventType::Warning => "Warning",
+    };
+    ctx.metrics.event_published(type_label, reason);
     let event = Event {
         type_,
         reason: reason.into(),

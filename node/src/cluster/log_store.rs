@@ -8,6 +8,7 @@
 use std::fmt::Debug;
 use std::marker::PhantomData;
 use std::ops::{Bound, RangeBounds};
+use std::time::Instant;
 
 use openraft::storage::{LogFlushed, RaftLogStorage};
 use openraft::{
@@ -19,6 +20,7 @@ use serde::Serialize;
 
 use super::codec::{decode_raft, encode_raft};
 use super::raft_types::{GroupId, PeerId};
+use crate::metrics;
 
 /// The log of one group.
 pub struct LogStore<C> {
@@ -164,6 +166,7 @@ where
     }
 
     async fn save_committed(&mut self, committed: Option<LogId<PeerId>>) -> StorageResult<()> {
+        metrics::raft::committed(self.group, committed.map_or(0, |c| c.index));
         self.write_state("committed", &committed).await
     }
 
@@ -178,6 +181,7 @@ where
         I: IntoIterator<Item = C::Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
+        let start = Instant::now();
         let mut batch = sled::Batch::default();
         for entry in entries {
             batch.insert(&index_key(entry.log_id.index), encode_raft(&entry));
@@ -191,6 +195,7 @@ where
             .await
             .map(|_| ())
             .map_err(io_error);
+        metrics::raft::log_append(self.group, start.elapsed());
         callback.log_io_completed(flushed);
         Ok(())
     }

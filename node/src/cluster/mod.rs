@@ -29,7 +29,7 @@ mod network;
 pub mod operations;
 pub mod planner;
 mod proposer;
-mod raft_types;
+pub(crate) mod raft_types;
 mod rate_limit;
 mod rebalance;
 mod reconcile;
@@ -136,6 +136,7 @@ impl Cluster {
         let meta = MetaRaft::new(peer_id, Arc::new(config), network, log, machine)
             .await
             .map_err(|e| GrapeError::Internal(format!("start metadata Raft: {e}")))?;
+        crate::metrics::raft::follow_leader(META_GROUP, meta.metrics());
         let groups = Arc::new(Groups::new(meta));
         let (reconciled_tx, reconciled) = watch::channel(0);
         let proposer = Arc::new(MetaProposer::new(

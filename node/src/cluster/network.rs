@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use grape_proto::raft::raft_transport_client::RaftTransportClient;
 use grape_proto::raft::RaftMessage;
@@ -30,6 +30,7 @@ use super::raft_types::{GroupId, PeerId, PeerNode};
 use super::rate_limit::RateLimit;
 use super::transfer::SnapshotSends;
 use crate::error::{GrapeError, Result};
+use crate::metrics;
 
 /// Largest message exchanged between peers: Raft batches of large upserts and snapshot
 /// chunks must fit (tonic's default is 4 MiB).
@@ -216,10 +217,14 @@ where
             ));
         }
         let message = self.message(payload, Vec::new());
-        self.send(message, &option, |mut c, r| async move {
-            c.append_entries(r).await
-        })
-        .await
+        let start = Instant::now();
+        let reply = self
+            .send(message, &option, |mut c, r| async move {
+                c.append_entries(r).await
+            })
+            .await;
+        metrics::raft::append_entries(self.group, start.elapsed(), reply.is_ok());
+        reply
     }
 
     async fn install_snapshot(
@@ -228,6 +233,7 @@ where
         option: RPCOption,
     ) -> RpcResult<InstallSnapshotResponse<PeerId>, InstallSnapshotError> {
         let data = std::mem::take(&mut rpc.data);
+        let (bytes, done) = (data.len(), rpc.done);
         let end = rpc.offset + data.len() as u64;
         if let Some(limit) = &self.limit {
             limit.acquire(data.len() as u64).await;
@@ -239,6 +245,7 @@ where
             })
             .await?;
         self.sends.chunk_sent(self.group, self.target, end);
+        metrics::raft::snapshot_chunk_sent(self.group, bytes, done);
         Ok(reply)
     }
 

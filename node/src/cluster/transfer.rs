@@ -21,6 +21,7 @@ use super::proposer::MetaProposer;
 use super::raft_types::{GroupId, PeerId, PeerNode};
 use super::replica::LocalReplica;
 use crate::error::{GrapeError, Result};
+use crate::metrics;
 
 /// A learner this close to the leader's log is promoted to voter.
 const CAUGHT_UP_LAG: u64 = 20;
@@ -229,6 +230,7 @@ async fn advance(
                 .add_learner(transfer.to, node, false)
                 .await
                 .map_err(|e| raft_error(e.to_string()))?;
+            metrics::replication::transfer_started();
         }
         Stage::CatchingUp => {
             let caught_up = progress(ctx, replica, transfer.to)
@@ -270,6 +272,9 @@ async fn advance(
             proposer
                 .propose(MetaCommand::FinishTransfer { group_id: group })
                 .await?;
+            if let Some(done) = progress(ctx, replica, transfer.to) {
+                metrics::replication::transfer_finished(done.points_total, done.bytes_done);
+            }
         }
     }
     Ok(())

@@ -30,6 +30,7 @@ pub struct AppState {
 /// Opens the engine and serves REST and gRPC until Ctrl-C or SIGTERM, then checkpoints.
 pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
     let tls = tls::TlsFiles::load(&config)?.map(Arc::new);
+    crate::metrics::init();
     let engine = Arc::new(Engine::open(&config.data_dir)?);
     engine.set_collection_defaults(config.collection_defaults());
     let cluster = match config.cluster_settings()? {

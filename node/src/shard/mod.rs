@@ -24,6 +24,7 @@ mod value_graph;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use parking_lot::{Mutex, RwLock};
 
@@ -202,7 +203,9 @@ impl Shard {
     }
 
     fn checkpoint_locked(&self, wal: &mut Option<Wal>) -> Result<PathBuf> {
+        let start = Instant::now();
         let dir = checkpoint::save(&self.dir, &self.state.read())?;
+        crate::metrics::storage::checkpoint(start.elapsed());
         if let Some(wal) = wal {
             wal.clear()?;
         }
@@ -226,6 +229,19 @@ impl Shard {
             .values()
             .map(|space| state.ids.values().filter(|&&o| space.has(o)).count())
             .sum()
+    }
+
+    /// Bytes of vectors and vector indexes held in memory, over every vector space.
+    pub fn memory_bytes(&self) -> usize {
+        let state = self.state.read();
+        let dense: usize = state
+            .spaces
+            .values()
+            .map(|s| s.vectors.memory_bytes() + s.index.memory_bytes())
+            .sum();
+        let sparse: usize = state.sparse.values().map(|s| s.index.memory_bytes()).sum();
+        let multi: usize = state.multi.values().map(|s| s.vectors.memory_bytes()).sum();
+        dense + sparse + multi
     }
 
     /// Declares the payload field indexes (building new ones from the stored payloads). A

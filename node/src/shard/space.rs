@@ -72,7 +72,9 @@ impl VectorSpace {
     pub fn index_offsets(&mut self, offsets: &[u32]) {
         let with_vector: Vec<u32> = offsets.iter().copied().filter(|&o| self.has(o)).collect();
         if !with_vector.is_empty() {
+            let start = std::time::Instant::now();
             self.index.insert_batch(&self.vectors, &with_vector);
+            crate::metrics::storage::hnsw_build(with_vector.len(), start.elapsed());
         }
         self.update_codes();
     }

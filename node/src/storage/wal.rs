@@ -6,8 +6,10 @@
 use std::fs::{File, OpenOptions};
 use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use crate::error::{GrapeError, Result};
+use crate::metrics;
 
 const HEADER_LEN: usize = 16;
 /// Refuse absurd lengths so a corrupt header cannot make us allocate gigabytes.
@@ -54,6 +56,7 @@ impl Wal {
 
     /// Appends a record and fsyncs it: when this returns, the record survives a crash.
     pub fn append(&mut self, seq: u64, body: &[u8]) -> Result<()> {
+        let start = Instant::now();
         let mut frame = Vec::with_capacity(HEADER_LEN + body.len());
         frame.extend_from_slice(&(body.len() as u32).to_le_bytes());
         frame.extend_from_slice(&checksum(seq, body).to_le_bytes());
@@ -63,9 +66,11 @@ impl Wal {
         self.file
             .write_all(&frame)
             .map_err(|e| GrapeError::io(context())(e))?;
+        let fsync = Instant::now();
         self.file
             .sync_data()
             .map_err(|e| GrapeError::io(context())(e))?;
+        metrics::storage::wal_append(frame.len(), start.elapsed(), fsync.elapsed());
         self.len += frame.len() as u64;
         Ok(())
     }

@@ -2,6 +2,8 @@
 //! of them).
 #![allow(dead_code)]
 
+pub mod dashboards;
+
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -104,7 +106,10 @@ pub fn start_operator(client: &Client) -> (tokio::task::JoinHandle<()>, Arc<Metr
     let metrics = Arc::new(Metrics::new().expect("metrics register"));
     let admin = Arc::new(GrpcAdmin::default());
     let ctx = controller::context(client.clone(), admin, metrics.clone(), "test");
-    (tokio::spawn(controller::run(ctx)), metrics)
+    (
+        tokio::spawn(controller::run(ctx, controller::Watch::All)),
+        metrics,
+    )
 }
 
 /// Waits until the VectorCluster `name` is Running and Available with `replicas` ready

@@ -152,6 +152,7 @@ impl RaftStateMachine<MetaConfig> for MetaMachine {
         meta: &SnapshotMeta<PeerId, PeerNode>,
         snapshot: Box<Cursor<Vec<u8>>>,
     ) -> StorageResult<()> {
+        crate::metrics::raft::snapshot_received(crate::metrics::raft::Kind::Meta);
         let data = snapshot.into_inner();
         let bad = |e: serde_json::Error| {
             StorageIOError::read_snapshot(Some(meta.signature()), &io_error(e))

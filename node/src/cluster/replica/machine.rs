@@ -163,6 +163,7 @@ impl RaftStateMachine<ShardConfig> for ShardMachine {
         meta: &SnapshotMeta<PeerId, PeerNode>,
         snapshot: Box<tokio::fs::File>,
     ) -> StorageResult<()> {
+        crate::metrics::raft::snapshot_received(crate::metrics::raft::Kind::Shard);
         let failed = |e: std::io::Error| StorageIOError::write_snapshot(Some(meta.signature()), &e);
         snapshot.sync_all().await.map_err(failed)?;
         drop(snapshot);

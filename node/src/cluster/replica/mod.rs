@@ -132,6 +132,7 @@ impl LocalReplica {
             election_holds: AtomicU64::new(0),
         });
         tokio::spawn(replica.clone().snapshot_when_due());
+        crate::metrics::raft::follow_leader(group, replica.raft.metrics());
         Ok(replica)
     }
 

@@ -20,6 +20,7 @@ use crate::collection::FieldIndex;
 use crate::error::{GrapeError, Result};
 use crate::filter::Filter;
 use crate::index::SparseStats;
+use crate::metrics;
 use crate::payload::JsonPath;
 use crate::shard::{
     FieldSchema, Key, Projection, ReadConsistency, Shard, ShardAccess, ShardOrder, ShardScroll,
@@ -214,6 +215,7 @@ impl ReplicaSet {
             }
             tokio::time::sleep(RETRY_PAUSE).await;
         }
+        metrics::replication::consistency_failure(what, "no_leader");
         Err(GrapeError::unavailable(format!(
             "{what}: no leader of shard group {} answered within {}s{}",
             self.group,
@@ -346,6 +348,7 @@ impl ReplicaSet {
                 .filter(|s| **s == ReplicaState::Active)
                 .count();
             if active < needed {
+                metrics::replication::consistency_failure("read", "replicas");
                 return Err(GrapeError::unavailable(format!(
                     "shard group {} has {active} active replicas, the read needs {needed}",
                     self.group

@@ -37,16 +37,18 @@ const MAX_MESSAGE_BYTES: usize = 1 << 30;
 
 pub async fn serve(state: AppState) -> anyhow::Result<()> {
     let addr = format!("{}:{}", state.config.host, state.config.grpc_port).parse()?;
-    let mut routes = services(state.engine, state.cluster).add_service(standard_health().await);
+    let routes = services(state.engine, state.cluster).add_service(standard_health().await);
+    let mut router = routes.into_axum_router();
     if auth::enabled(&state.config) {
-        let router = routes
-            .into_axum_router()
-            .layer(axum::middleware::from_fn_with_state(
-                state.config.clone(),
-                auth::check_api_key,
-            ));
-        routes = Routes::from(router);
+        router = router.layer(axum::middleware::from_fn_with_state(
+            state.config.clone(),
+            auth::check_api_key,
+        ));
     }
+    // Outermost, so refused calls are counted too.
+    let routes = Routes::from(router.layer(axum::middleware::from_fn(
+        crate::metrics::api::grpc_layer,
+    )));
     let mut builder = tonic::transport::Server::builder();
     if let Some(tls) = &state.tls {
         builder = builder.tls_config(tls.for_grpc())?;

@@ -6,7 +6,6 @@
 
 mod collections;
 pub mod envelope;
-mod metrics;
 mod points;
 mod search;
 mod service;
@@ -26,8 +25,8 @@ use super::config::Access;
 use super::AppState;
 use crate::engine::Engine;
 use crate::error::GrapeError;
+use crate::metrics;
 use envelope::{ApiError, REQUEST_START};
-pub use metrics::Metrics;
 
 /// Largest accepted request body (snapshot uploads excepted), as Qdrant's default.
 const MAX_REQUEST_BYTES: usize = 32 << 20;
@@ -36,15 +35,11 @@ const MAX_REQUEST_BYTES: usize = 32 << 20;
 #[derive(Clone)]
 pub struct RestState {
     pub app: AppState,
-    pub metrics: Arc<Metrics>,
 }
 
 impl RestState {
     pub fn new(app: AppState) -> Self {
-        RestState {
-            app,
-            metrics: Arc::new(Metrics::new()),
-        }
+        RestState { app }
     }
 
     pub fn engine(&self) -> &Arc<Engine> {
@@ -207,6 +202,7 @@ pub fn router(state: RestState) -> Router {
 
 /// Times the request, checks the API key and records metrics.
 async fn around_request(State(state): State<RestState>, request: Request, next: Next) -> Response {
+    let _in_flight = metrics::api::InFlight::start("rest");
     let start = Instant::now();
     let method = request.method().clone();
     let path = request.uri().path().to_string();
@@ -223,9 +219,7 @@ async fn around_request(State(state): State<RestState>, request: Request, next: 
         })
         .await;
     let status = response.status();
-    state
-        .metrics
-        .observe(method.as_str(), &endpoint, status.as_u16(), start.elapsed());
+    metrics::api::rest_response(method.as_str(), &endpoint, status.as_u16(), start.elapsed());
     if status.is_server_error() {
         tracing::warn!(%method, %path, %status, "request failed");
     } else {

@@ -44,8 +44,8 @@ fn plain(status: StatusCode, text: &'static str) -> impl IntoResponse {
 
 pub async fn metrics(State(state): State<RestState>) -> impl IntoResponse {
     let engine = state.engine().clone();
-    let metrics = state.metrics.clone();
-    let text = tokio::task::spawn_blocking(move || metrics.render(&engine))
+    let cluster = state.app.cluster.clone();
+    let text = tokio::task::spawn_blocking(move || crate::metrics::render(&engine, cluster.as_deref()))
         .await
         .unwrap_or_default();
     (
