@@ -79,6 +79,9 @@ pub struct ClusterSettings {
     pub transfer_rate_limit: Option<u64>,
 }
 
+/// How long a stopping node may spend handing its shard leaderships over.
+const HAND_OFF_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// Raft timing of the metadata group: slower than shards, it changes rarely.
 fn meta_raft_config() -> Config {
     Config {
@@ -279,6 +282,18 @@ impl Cluster {
     /// This node's own state, as it reports it to Kubernetes.
     pub fn node_report(&self) -> info::NodeReport {
         info::node_report(self)
+    }
+
+    /// Hands every shard leadership this node holds to another voter before it stops, so
+    /// that writes wait for a handover instead of an election. Bounded: a stop must not
+    /// hang on a sick cluster.
+    pub async fn hand_off_leaderships(&self) {
+        let shed = leadership::shed_leaderships(&self.ctx, &self.groups);
+        match tokio::time::timeout(HAND_OFF_TIMEOUT, shed).await {
+            Ok(0) => tracing::info!("no shard leadership left on this node"),
+            Ok(left) => tracing::warn!(left, "some shard leaderships were not handed off"),
+            Err(_) => tracing::warn!("handing off shard leaderships timed out"),
+        }
     }
 
     /// Stops every Raft group (checkpointing is the engine's shutdown).

@@ -46,7 +46,14 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         config: Arc::new(config),
         tls,
     };
-    let shutdown = shutdown_signal();
+    // The APIs keep serving while leaderships are handed off: writes to this node's shards
+    // are redirected to the new leaders meanwhile.
+    let shutdown = async {
+        shutdown_signal().await;
+        if let Some(cluster) = &cluster {
+            cluster.hand_off_leaderships().await;
+        }
+    };
     tokio::select! {
         result = rest::serve(state.clone()) => result?,
         result = grpc::serve(state.clone()) => result?,
