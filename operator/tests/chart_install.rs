@@ -194,7 +194,7 @@ async fn service_account_client(harness: &Harness, admin: &Client) -> Result<Cli
             "token",
             RELEASE,
             &PostParams::default(),
-            serde_json::to_vec(&request)?,
+            &request,
         )
         .await?;
     let token = token.status.context("no token")?.token;
