@@ -133,6 +133,9 @@ impl Metrics {
         for kind in Kind::ALL {
             metrics.reconciles.with_label_values(&[kind.label()]);
             metrics.duration.with_label_values(&[kind.label()]);
+            for error in crate::reconcile::Error::KINDS {
+                metrics.errors.with_label_values(&[kind.label(), error]);
+            }
         }
         Ok(metrics)
     }

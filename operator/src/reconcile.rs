@@ -51,6 +51,9 @@ pub enum Error {
 }
 
 impl Error {
+    /// Every value of [`Error::kind`], for metrics that exist before the first error.
+    pub const KINDS: [&'static str; 2] = ["kube", "event"];
+
     /// A short label for metrics.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
 use grape_k8s_harness::{apply, Harness};
-use grape_operator::crd::{ShardPlacement, VectorCluster};
+use grape_operator::crd::{PlacementPhase, ShardPlacement, VectorCluster};
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Pod, Secret, ServiceAccount};
@@ -120,6 +120,26 @@ async fn chart_installs_and_its_operator_runs_a_cluster() -> Result<()> {
         common::pod_ip(&client, "default", "vec-2").await?,
     ];
     workload(&node_ips[0]).await?;
+
+    // The balanced sample, for real: the operator plans it (with the chart's permissions).
+    let placements: Api<ShardPlacement> = Api::namespaced(client.clone(), "default");
+    let balanced: ShardPlacement = serde_yaml::from_str(&std::fs::read_to_string(
+        examples.join("shardplacement-balanced.yaml"),
+    )?)?;
+    placements.create(&PostParams::default(), &balanced).await?;
+    let phase = common::wait_for(
+        "the sample ShardPlacement planned",
+        Duration::from_secs(60),
+        || async {
+            let status = placements.get_status("docs-balanced").await?.status;
+            status.and_then(|s| s.phase).context("no phase yet")
+        },
+    )
+    .await?;
+    ensure!(
+        matches!(phase, PlacementPhase::PlanReady | PlacementPhase::Balanced),
+        "the sample placement is {phase:?}"
+    );
     let mut scraped = std::collections::BTreeSet::new();
     let http = reqwest::Client::new();
     for ip in &node_ips {
