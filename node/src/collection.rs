@@ -12,8 +12,8 @@ use crate::error::{GrapeError, Result};
 use crate::payload::JsonPath;
 use crate::routing::shard_for;
 use crate::shard::{
-    DenseConfig, FieldSchema, Projection, QueryVector, ReadConsistency, Shard, ShardAccess, ShardScroll,
-    ShardSearch, SpaceConfigs,
+    DenseConfig, FieldSchema, Projection, QueryVector, ReadConsistency, Shard, ShardAccess,
+    ShardScroll, ShardSearch, SpaceConfigs,
 };
 use crate::types::*;
 

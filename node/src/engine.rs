@@ -647,7 +647,10 @@ pub fn apply_update(config: &mut CollectionConfig, update: &UpdateCollection) ->
     }
     for (name, diff) in update.vectors.iter().flatten() {
         let quantization = diff.quantization_config.and_then(|d| d.config());
-        check_quantization_config(&format!("vectors.{name}.quantization_config"), quantization.as_ref())?;
+        check_quantization_config(
+            &format!("vectors.{name}.quantization_config"),
+            quantization.as_ref(),
+        )?;
     }
     if let Some(diff) = &update.quantization_config {
         config.quantization_config = diff.config();

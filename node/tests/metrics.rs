@@ -98,7 +98,10 @@ async fn a_typical_workload_yields_over_a_hundred_consistent_series() {
     };
     // Every point on two replicas; 3 shards × 2 replicas spread over the nodes.
     assert_eq!(sum("collection_points", &[("id", "m")]), 200.0);
-    assert_eq!(sum("grape_collection_local_shards", &[("collection", "m")]), 6.0);
+    assert_eq!(
+        sum("grape_collection_local_shards", &[("collection", "m")]),
+        6.0
+    );
     assert!(sum("grape_collection_memory_bytes", &[("collection", "m")]) > 0.0);
     assert!(sum("grape_hnsw_indexed_points_total", &[]) >= 200.0);
     // One metadata leader, one leader per shard group.
@@ -106,7 +109,10 @@ async fn a_typical_workload_yields_over_a_hundred_consistent_series() {
     assert_eq!(sum("grape_raft_is_leader", &[("kind", "shard")]), 3.0);
     assert_eq!(sum("grape_raft_groups", &[("kind", "shard")]), 6.0);
     for (text, samples) in &scraped {
-        assert!(total(samples, "grape_raft_term", &[("group", "meta")]) >= 1.0, "{text}");
+        assert!(
+            total(samples, "grape_raft_term", &[("group", "meta")]) >= 1.0,
+            "{text}"
+        );
         assert!(total(samples, "grape_raft_applied_index", &[("group", "meta")]) >= 1.0);
         assert!(total(samples, "process_resident_memory_bytes", &[]) > 0.0);
     }
@@ -128,7 +134,10 @@ async fn a_typical_workload_yields_over_a_hundred_consistent_series() {
         ("method", "Query"),
         ("code", "OK"),
     ];
-    assert_eq!(total(&scraped[1].1, "grape_grpc_responses_total", &query), 1.0);
+    assert_eq!(
+        total(&scraped[1].1, "grape_grpc_responses_total", &query),
+        1.0
+    );
     let refused = [("operation", "read"), ("reason", "replicas")];
     assert!(total(&scraped[2].1, "grape_consistency_failures_total", &refused) >= 1.0);
 }

@@ -25,7 +25,10 @@ fn vectors(n: usize, seed: u64) -> Vec<Vec<f32>> {
     (0..n)
         .map(|_| {
             let centre = &centres[rng.gen_range(0..centres.len())];
-            centre.iter().map(|c| c + rng.gen_range(-0.4..0.4)).collect()
+            centre
+                .iter()
+                .map(|c| c + rng.gen_range(-0.4..0.4))
+                .collect()
         })
         .collect()
 }
@@ -63,7 +66,10 @@ fn search(engine: &Engine, name: &str, query: &[f32], params: Value) -> Vec<Scor
     engine
         .collection(name)
         .unwrap()
-        .search(&serde_json::from_value(request).unwrap(), Default::default())
+        .search(
+            &serde_json::from_value(request).unwrap(),
+            Default::default(),
+        )
         .unwrap()
 }
 
@@ -95,7 +101,12 @@ fn every_method_finds_the_brute_force_neighbours() {
     let engine = Engine::open(dir.path()).unwrap();
     // Binary codes of 32 components are coarse: they need more candidates re-scored.
     let cases = [
-        ("int8", json!({"scalar": {"type": "int8", "quantile": 0.99}}), 2.0, 0.9),
+        (
+            "int8",
+            json!({"scalar": {"type": "int8", "quantile": 0.99}}),
+            2.0,
+            0.9,
+        ),
         ("binary", json!({"binary": {}}), 10.0, 0.7),
         ("pq", json!({"product": {"compression": "x8"}}), 3.0, 0.85),
     ];
@@ -117,21 +128,43 @@ fn rescoring_reports_exact_scores_and_without_it_scores_are_approximate() {
     let points = create(&engine, "c", "Euclid", json!({"scalar": {"type": "int8"}}));
     let query = &vectors(1, 3)[0];
     let exact = |id: &PointId| {
-        let PointId::Num(i) = id else { panic!("numeric ids") };
+        let PointId::Num(i) = id else {
+            panic!("numeric ids")
+        };
         let v = &points[*i as usize];
-        v.iter().zip(query).map(|(a, b)| (a - b) * (a - b)).sum::<f32>().sqrt()
+        v.iter()
+            .zip(query)
+            .map(|(a, b)| (a - b) * (a - b))
+            .sum::<f32>()
+            .sqrt()
     };
-    let rescored = search(&engine, "c", query, json!({"quantization": {"rescore": true}}));
+    let rescored = search(
+        &engine,
+        "c",
+        query,
+        json!({"quantization": {"rescore": true}}),
+    );
     for hit in &rescored {
         assert!((hit.score - exact(&hit.id)).abs() < 1e-4, "{hit:?}");
     }
-    let approximate = search(&engine, "c", query, json!({"quantization": {"rescore": false}}));
+    let approximate = search(
+        &engine,
+        "c",
+        query,
+        json!({"quantization": {"rescore": false}}),
+    );
     let errors: Vec<f32> = approximate
         .iter()
         .map(|hit| (hit.score - exact(&hit.id)).abs())
         .collect();
-    assert!(errors.iter().any(|&e| e > 1e-4), "codes give other scores: {errors:?}");
-    assert!(errors.iter().all(|&e| e < 0.1), "but close ones: {errors:?}");
+    assert!(
+        errors.iter().any(|&e| e > 1e-4),
+        "codes give other scores: {errors:?}"
+    );
+    assert!(
+        errors.iter().all(|&e| e < 0.1),
+        "but close ones: {errors:?}"
+    );
 }
 
 #[test]
@@ -193,16 +226,38 @@ fn a_vector_setting_overrides_the_collections_and_updates_rebuild_codes() {
         let config = config();
         config.quantization_for(&config.params.vectors.named()[name])
     };
-    assert!(matches!(effective("a"), Some(QuantizationConfig::Binary(_))));
-    assert!(matches!(effective("b"), Some(QuantizationConfig::Scalar(_))));
+    assert!(matches!(
+        effective("a"),
+        Some(QuantizationConfig::Binary(_))
+    ));
+    assert!(matches!(
+        effective("b"),
+        Some(QuantizationConfig::Scalar(_))
+    ));
 
-    update(&engine, "c", json!({"vectors": {"a": {"quantization_config": "Disabled"}}})).unwrap();
-    assert!(matches!(effective("a"), Some(QuantizationConfig::Scalar(_))));
+    update(
+        &engine,
+        "c",
+        json!({"vectors": {"a": {"quantization_config": "Disabled"}}}),
+    )
+    .unwrap();
+    assert!(matches!(
+        effective("a"),
+        Some(QuantizationConfig::Scalar(_))
+    ));
     update(&engine, "c", json!({"quantization_config": "Disabled"})).unwrap();
     assert_eq!((effective("a"), effective("b")), (None, None));
     let product = json!({"product": {"compression": "x4"}});
-    update(&engine, "c", json!({"vectors": {"b": {"quantization_config": product}}})).unwrap();
-    assert!(matches!(effective("b"), Some(QuantizationConfig::Product(_))));
+    update(
+        &engine,
+        "c",
+        json!({"vectors": {"b": {"quantization_config": product}}}),
+    )
+    .unwrap();
+    assert!(matches!(
+        effective("b"),
+        Some(QuantizationConfig::Product(_))
+    ));
 }
 
 #[test]
@@ -212,7 +267,12 @@ fn changing_the_setting_changes_the_codes_searches_use() {
     create(&engine, "c", "Dot", json!({"scalar": {"type": "int8"}}));
     let query = &vectors(1, 5)[0];
     let approximate = |engine: &Engine| {
-        search(engine, "c", query, json!({"quantization": {"rescore": false}}))
+        search(
+            engine,
+            "c",
+            query,
+            json!({"quantization": {"rescore": false}}),
+        )
     };
     let exact = search(&engine, "c", query, json!({"exact": true}));
     let int8 = approximate(&engine);
@@ -246,11 +306,23 @@ fn invalid_settings_are_refused() {
     let error = engine
         .create_collection("c", serde_json::from_value(per_vector).unwrap())
         .unwrap_err();
-    assert!(matches!(&error, GrapeError::BadInput(m) if m.contains("vectors.v.quantization_config")));
+    assert!(
+        matches!(&error, GrapeError::BadInput(m) if m.contains("vectors.v.quantization_config"))
+    );
     create(&engine, "ok", "Dot", Value::Null);
     let bad = json!({"quantization_config": {"scalar": {"type": "int8", "quantile": 1.5}}});
-    assert!(matches!(update(&engine, "ok", bad), Err(GrapeError::BadInput(_))));
-    assert_eq!(engine.collection("ok").unwrap().config().quantization_config, None);
+    assert!(matches!(
+        update(&engine, "ok", bad),
+        Err(GrapeError::BadInput(_))
+    ));
+    assert_eq!(
+        engine
+            .collection("ok")
+            .unwrap()
+            .config()
+            .quantization_config,
+        None
+    );
 }
 
 fn checkpoint_files(dir: &Path, name: &str) -> Vec<std::path::PathBuf> {
@@ -276,7 +348,12 @@ fn codes_are_checkpointed_and_searches_agree_after_a_restart() {
     let params = json!({"quantization": {"rescore": false}});
     let before = {
         let engine = Engine::open(dir.path()).unwrap();
-        create(&engine, "c", "Cosine", json!({"product": {"compression": "x16"}}));
+        create(
+            &engine,
+            "c",
+            "Cosine",
+            json!({"product": {"compression": "x16"}}),
+        );
         let before = search(&engine, "c", query, params.clone());
         engine.shutdown().unwrap();
         before
@@ -286,7 +363,12 @@ fn codes_are_checkpointed_and_searches_agree_after_a_restart() {
     assert_eq!(search(&engine, "c", query, params.clone()), before);
 
     // A setting changed after the last checkpoint is honoured on restart: codes rebuilt.
-    update(&engine, "c", json!({"quantization_config": {"scalar": {"type": "int8"}}})).unwrap();
+    update(
+        &engine,
+        "c",
+        json!({"quantization_config": {"scalar": {"type": "int8"}}}),
+    )
+    .unwrap();
     let int8 = search(&engine, "c", query, params.clone());
     drop(engine);
     let engine = Engine::open(dir.path()).unwrap();

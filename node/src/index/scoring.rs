@@ -53,7 +53,11 @@ impl<'a> Scoring<'a> {
     pub fn key(&self, offset: u32) -> f32 {
         match &self.quantized {
             Some(q) => q.key(offset),
-            None => order_key(self.vectors.distance(), self.query, self.vectors.get(offset)),
+            None => order_key(
+                self.vectors.distance(),
+                self.query,
+                self.vectors.get(offset),
+            ),
         }
     }
 

@@ -54,7 +54,11 @@ pub(super) fn read(engine: &Engine) {
         let Ok(collection) = engine.collection(&name) else {
             continue;
         };
-        let local: Vec<_> = collection.shards().iter().filter_map(|s| s.local()).collect();
+        let local: Vec<_> = collection
+            .shards()
+            .iter()
+            .filter_map(|s| s.local())
+            .collect();
         let sum = |f: &dyn Fn(&crate::shard::Shard) -> usize| -> i64 {
             local.iter().map(|s| f(s)).sum::<usize>() as i64
         };

@@ -205,10 +205,16 @@ pub(super) fn read(cluster: &Cluster) {
         };
         set(&raft.term, metrics.current_term);
         set(&raft.last_log_index, metrics.last_log_index.unwrap_or(0));
-        set(&raft.commit_index, committed.get(group).copied().unwrap_or(0));
+        set(
+            &raft.commit_index,
+            committed.get(group).copied().unwrap_or(0),
+        );
         set(&raft.applied_index, index(metrics.last_applied));
         set(&raft.snapshot_index, index(metrics.snapshot));
-        set(&raft.is_leader, u64::from(metrics.state == ServerState::Leader));
+        set(
+            &raft.is_leader,
+            u64::from(metrics.state == ServerState::Leader),
+        );
         set(
             &raft.voters,
             metrics.membership_config.membership().voter_ids().count() as u64,

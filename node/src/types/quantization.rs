@@ -254,8 +254,7 @@ mod tests {
     fn a_diff_is_a_config_or_disabled() {
         let off: QuantizationConfigDiff = serde_json::from_value(json!("Disabled")).unwrap();
         assert_eq!(off.config(), None);
-        let on: QuantizationConfigDiff =
-            serde_json::from_value(json!({"binary": {}})).unwrap();
+        let on: QuantizationConfigDiff = serde_json::from_value(json!({"binary": {}})).unwrap();
         assert!(matches!(on.config(), Some(QuantizationConfig::Binary(_))));
         assert!(serde_json::from_value::<QuantizationConfigDiff>(json!("Off")).is_err());
     }

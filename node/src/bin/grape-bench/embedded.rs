@@ -47,7 +47,15 @@ pub fn bench(args: &Args, data: Dataset) -> anyhow::Result<()> {
     if !args.quantization.is_empty() {
         let settings = &args.quantization;
         let (queries, efs) = (&data.queries, &args.ef);
-        return quantized::bench(&engine, &collection, queries, &truth, settings, efs, args.oversampling);
+        return quantized::bench(
+            &engine,
+            &collection,
+            queries,
+            &truth,
+            settings,
+            efs,
+            args.oversampling,
+        );
     }
     print_load(
         args,

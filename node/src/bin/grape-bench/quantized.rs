@@ -93,7 +93,9 @@ pub fn bench(
             );
         }
     }
-    println!("\n(recall@{TOP} against exact float32 search; QPS from one thread, one query at a time)");
+    println!(
+        "\n(recall@{TOP} against exact float32 search; QPS from one thread, one query at a time)"
+    );
     Ok(())
 }
 

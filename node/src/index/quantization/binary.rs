@@ -65,7 +65,10 @@ impl BinaryCodes {
     #[inline]
     pub fn key(&self, query: &BinaryQuery, offset: u32) -> f32 {
         let o = offset as usize;
-        let h = hamming(&query.bits, &self.bits[o * self.words..(o + 1) * self.words]);
+        let h = hamming(
+            &query.bits,
+            &self.bits[o * self.words..(o + 1) * self.words],
+        );
         let cosine = query.cosines[h as usize];
         let (a, b) = (query.norm, self.norms[o]);
         match self.distance {
@@ -144,7 +147,9 @@ mod tests {
 
     #[test]
     fn bits_are_the_signs_of_the_components() {
-        let v: Vec<f32> = (0..70).map(|i| if i % 3 == 0 { 1.0 } else { -0.5 }).collect();
+        let v: Vec<f32> = (0..70)
+            .map(|i| if i % 3 == 0 { 1.0 } else { -0.5 })
+            .collect();
         let bits = signs(&v, 2);
         for (i, x) in v.iter().enumerate() {
             assert_eq!(bits[i / 64] >> (i % 64) & 1 == 1, *x > 0.0, "component {i}");
@@ -175,8 +180,8 @@ mod tests {
         let query = codes.prepare(&vectors[0]);
         let mut error = 0.0;
         for (o, v) in vectors.iter().enumerate() {
-            let true_cosine = crate::index::score(Distance::Dot, &vectors[0], v)
-                / (norm(&vectors[0]) * norm(v));
+            let true_cosine =
+                crate::index::score(Distance::Dot, &vectors[0], v) / (norm(&vectors[0]) * norm(v));
             let estimate = -codes.key(&query, o as u32) / (norm(&vectors[0]) * norm(v));
             error += (estimate - true_cosine).abs() / vectors.len() as f32;
         }

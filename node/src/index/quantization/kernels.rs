@@ -51,7 +51,10 @@ pub fn hamming(a: &[u64], b: &[u64]) -> u32 {
 }
 
 pub fn dot_u8_portable(a: &[u8], b: &[u8]) -> u64 {
-    a.iter().zip(b).map(|(&x, &y)| u64::from(x) * u64::from(y)).sum()
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| u64::from(x) * u64::from(y))
+        .sum()
 }
 
 pub fn l2_u8_portable(a: &[u8], b: &[u8]) -> u64 {
@@ -62,7 +65,10 @@ pub fn l2_u8_portable(a: &[u8], b: &[u8]) -> u64 {
 }
 
 pub fn l1_u8_portable(a: &[u8], b: &[u8]) -> u64 {
-    a.iter().zip(b).map(|(&x, &y)| u64::from(x.abs_diff(y))).sum()
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| u64::from(x.abs_diff(y)))
+        .sum()
 }
 
 /// Bit by bit, without `count_ones`, so it checks the POPCNT build independently.

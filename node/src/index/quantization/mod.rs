@@ -156,8 +156,8 @@ impl Quantizer {
     pub fn load(path: &Path, vectors: &DenseVectors) -> std::io::Result<Self> {
         let mut r = BufReader::new(File::open(path)?);
         codec::read_magic(&mut r, MAGIC)?;
-        let config: QuantizationConfig =
-            serde_json::from_slice(&codec::read_u8s(&mut r)?).map_err(|e| invalid(e.to_string()))?;
+        let config: QuantizationConfig = serde_json::from_slice(&codec::read_u8s(&mut r)?)
+            .map_err(|e| invalid(e.to_string()))?;
         let trained_at = codec::read_usize(&mut r)?;
         let (dim, distance) = (vectors.dim(), vectors.distance());
         let codes = match config {

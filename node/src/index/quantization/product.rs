@@ -244,7 +244,10 @@ mod tests {
         let codes = trained(&vectors, Distance::Euclid, 2);
         assert_eq!(codes.centroids, 40);
         let query = codes.prepare(&vectors[11]);
-        assert!(codes.key(&query, 11).abs() < 1e-6, "each vector is its own centroid");
+        assert!(
+            codes.key(&query, 11).abs() < 1e-6,
+            "each vector is its own centroid"
+        );
     }
 
     #[test]
@@ -259,7 +262,10 @@ mod tests {
                 let approx = key_to_score(distance, codes.key(&query, o as u32));
                 relative += (approx - exact).abs() / exact.abs().max(4.0) / 200.0;
             }
-            assert!(relative < 0.15, "{distance:?}: mean relative error {relative}");
+            assert!(
+                relative < 0.15,
+                "{distance:?}: mean relative error {relative}"
+            );
         }
     }
 

@@ -37,7 +37,11 @@ impl ScalarCodes {
     pub fn train(dim: usize, distance: Distance, sample: &[&[f32]], quantile: Option<f64>) -> Self {
         let mut values: Vec<f32> = sample.iter().flat_map(|v| v.iter().copied()).collect();
         let (low, high) = range(&mut values, quantile.unwrap_or(1.0));
-        let step = if high > low { (high - low) / 255.0 } else { 1.0 };
+        let step = if high > low {
+            (high - low) / 255.0
+        } else {
+            1.0
+        };
         ScalarCodes {
             dim,
             distance,
@@ -107,7 +111,9 @@ impl ScalarCodes {
         let codes = codec::read_u8s(r)?;
         let corrections = codec::read_f32s(r)?;
         if codes.len() != corrections.len() * dim || step <= 0.0 {
-            return Err(codec::invalid("scalar codes do not match their corrections"));
+            return Err(codec::invalid(
+                "scalar codes do not match their corrections",
+            ));
         }
         Ok(ScalarCodes {
             dim,
@@ -173,8 +179,16 @@ mod tests {
         vectors[0][0] = 100.0;
         let full = trained(&vectors, Distance::Euclid, None);
         let clipped = trained(&vectors, Distance::Euclid, Some(0.99));
-        assert!(clipped.step < full.step / 10.0, "{} vs {}", clipped.step, full.step);
-        assert_eq!(clipped.codes[0], 255, "the outlier is clipped to the top code");
+        assert!(
+            clipped.step < full.step / 10.0,
+            "{} vs {}",
+            clipped.step,
+            full.step
+        );
+        assert_eq!(
+            clipped.codes[0], 255,
+            "the outlier is clipped to the top code"
+        );
     }
 
     #[test]

@@ -46,9 +46,8 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
         ));
     }
     // Outermost, so refused calls are counted too.
-    let routes = Routes::from(router.layer(axum::middleware::from_fn(
-        crate::metrics::api::grpc_layer,
-    )));
+    let routes =
+        Routes::from(router.layer(axum::middleware::from_fn(crate::metrics::api::grpc_layer)));
     let mut builder = tonic::transport::Server::builder();
     if let Some(tls) = &state.tls {
         builder = builder.tls_config(tls.for_grpc())?;

@@ -45,9 +45,10 @@ fn plain(status: StatusCode, text: &'static str) -> impl IntoResponse {
 pub async fn metrics(State(state): State<RestState>) -> impl IntoResponse {
     let engine = state.engine().clone();
     let cluster = state.app.cluster.clone();
-    let text = tokio::task::spawn_blocking(move || crate::metrics::render(&engine, cluster.as_deref()))
-        .await
-        .unwrap_or_default();
+    let text =
+        tokio::task::spawn_blocking(move || crate::metrics::render(&engine, cluster.as_deref()))
+            .await
+            .unwrap_or_default();
     (
         StatusCode::OK,
         [(CONTENT_TYPE, "text/plain; version=0.0.4")],

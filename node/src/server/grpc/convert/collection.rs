@@ -177,10 +177,7 @@ fn sparse_params_to_grpc(params: SparseVectorParams) -> grpc::SparseVectorParams
 
 fn log_ignored(field: &str, present: bool) {
     if present {
-        tracing::debug!(
-            field,
-            "accepted and ignored"
-        );
+        tracing::debug!(field, "accepted and ignored");
     }
 }
 

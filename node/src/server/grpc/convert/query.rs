@@ -13,9 +13,9 @@ use super::point::{
     vector_from_grpc, with_payload_from_grpc, with_vector_from_grpc,
 };
 use super::point::{retrieved_point_to_grpc, scored_point_to_grpc};
+use super::requests::search_params_from_grpc;
 use super::{from_rest_json, put, timestamp_to_rfc3339};
 use crate::server::grpc::error::ConvertError;
-use super::requests::search_params_from_grpc;
 use crate::types::FacetRequest;
 use crate::types::{
     FacetResponse, FacetValue, FacetValueHit, GroupId, GroupsResult, OrderBy, PointGroup,
