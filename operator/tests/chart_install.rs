@@ -6,6 +6,7 @@
 //! name the chart's dashboards query is scraped from the running nodes and operator.
 
 mod common;
+mod dashboards;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -149,7 +150,7 @@ async fn chart_installs_and_its_operator_runs_a_cluster() -> Result<()> {
             .await?
             .text()
             .await?;
-        scraped.extend(common::dashboards::sample_names(&text));
+        scraped.extend(dashboards::sample_names(&text));
     }
     let operator_ip = common::pod_ip(&client, OPS, &operator_name).await?;
     let text = http
@@ -158,8 +159,8 @@ async fn chart_installs_and_its_operator_runs_a_cluster() -> Result<()> {
         .await?
         .text()
         .await?;
-    scraped.extend(common::dashboards::sample_names(&text));
-    let used = common::dashboards::metric_names(&chart().join("dashboards"))?;
+    scraped.extend(dashboards::sample_names(&text));
+    let used = dashboards::metric_names(&chart().join("dashboards"))?;
     ensure!(
         used.len() >= 40,
         "only {} metric names in the dashboards",
@@ -210,12 +211,7 @@ async fn service_account_client(harness: &Harness, admin: &Client) -> Result<Cli
         ..Default::default()
     };
     let token: TokenRequest = accounts
-        .create_subresource(
-            "token",
-            RELEASE,
-            &PostParams::default(),
-            &request,
-        )
+        .create_subresource("token", RELEASE, &PostParams::default(), &request)
         .await?;
     let token = token.status.context("no token")?.token;
     let mut config = harness.config().await?;

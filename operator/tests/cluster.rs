@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
-use grape_k8s_harness::{apply, Harness};
+use grape_k8s_harness::apply;
 use grape_operator::admin::{GrpcAdmin, NodeAdmin};
 use grape_operator::crd::VectorCluster;
 use k8s_openapi::api::apps::v1::StatefulSet;
@@ -33,12 +33,7 @@ spec:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_node_cluster_becomes_available() -> Result<()> {
-    let harness = Harness::builder()
-        .image("grape-node", common::node_binary()?)
-        .start()?;
-    let client = harness.client().await?;
-    common::install_crds(&client).await?;
-    common::create_namespace(&client, NS).await?;
+    let (harness, client) = common::start_in_namespace(NS).await?;
     let (operator, metrics) = common::start_operator(&client);
     let admin = GrpcAdmin::default();
 

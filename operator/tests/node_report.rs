@@ -7,7 +7,6 @@ mod common;
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
-use grape_k8s_harness::Harness;
 use grape_operator::build;
 use grape_operator::crd::VectorCluster;
 use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
@@ -19,12 +18,7 @@ const NS: &str = "report";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_reports_its_own_status_entry() -> Result<()> {
-    let harness = Harness::builder()
-        .image("grape-node", common::node_binary()?)
-        .start()?;
-    let client = harness.client().await?;
-    common::install_crds(&client).await?;
-    common::create_namespace(&client, NS).await?;
+    let (harness, client) = common::start_in_namespace(NS).await?;
     let clusters: Api<VectorCluster> = Api::namespaced(client.clone(), NS);
     let vc = clusters
         .create(

@@ -1,5 +1,6 @@
 //! Scaling a VectorCluster with the operator in-process, on the harness's real control
-//! plane and real grape-node pods: 3 data nodes hold 2,000 points; scaled out to 5, the
+//! plane and real grape-node pods: 3 data nodes hold 10,000 points written with the official
+//! Python client; scaled out to 5, the
 //! cluster's Balanced ShardPlacement spreads the shards until every node holds some; scaled
 //! back to 3, the two highest pods are drained (their peers leave the cluster) before the
 //! StatefulSet shrinks, and every point is still there.
@@ -11,7 +12,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
-use grape_k8s_harness::{apply, Harness};
+use grape_k8s_harness::apply;
 use grape_operator::admin::{GrpcAdmin, NodeAdmin};
 use grape_operator::build::Names;
 use grape_operator::crd::{MoveState, PlacementPhase, ShardPlacement, VectorCluster};
@@ -23,7 +24,7 @@ use reqwest::Method;
 use serde_json::json;
 
 const NS: &str = "scale";
-const POINTS: u64 = 2_000;
+const POINTS: u64 = 10_000;
 
 const CLUSTER: &str = r#"
 apiVersion: grape.io/v1alpha1
@@ -39,12 +40,7 @@ spec:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scale_out_rebalances_and_scale_in_drains_first() -> Result<()> {
     let started = Instant::now();
-    let harness = Harness::builder()
-        .image("grape-node", common::node_binary()?)
-        .start()?;
-    let client = harness.client().await?;
-    common::install_crds(&client).await?;
-    common::create_namespace(&client, NS).await?;
+    let (harness, client) = common::start_in_namespace(NS).await?;
     let (operator, _metrics) = common::start_operator(&client);
     apply(&client, CLUSTER).await?;
     let clusters: Api<VectorCluster> = Api::namespaced(client.clone(), NS);
@@ -57,7 +53,11 @@ async fn scale_out_rebalances_and_scale_in_drains_first() -> Result<()> {
         common::pod_ip(&client, NS, "vec-0").await?
     );
     let http = reqwest::Client::new();
-    write_points(&http, &rest).await?;
+    let written = common::python_client_writes(&rest, "docs", POINTS).await?;
+    ensure!(
+        written == POINTS,
+        "the Python client counted {written} points"
+    );
     ensure!(count(&http, &rest).await? == POINTS);
 
     // Scale out: the new pods join, then the placement spreads the shards onto them.
@@ -188,23 +188,6 @@ async fn set_replicas(clusters: &Api<VectorCluster>, replicas: i32) -> Result<()
     clusters
         .patch("vec", &PatchParams::default(), &patch)
         .await?;
-    Ok(())
-}
-
-/// `POINTS` points with 4-d vectors, in batches, acknowledged by a majority.
-async fn write_points(http: &reqwest::Client, rest: &str) -> Result<()> {
-    let body = json!({"vectors": {"size": 4, "distance": "Dot"}});
-    common::send(http, Method::PUT, &format!("{rest}/collections/docs"), body).await?;
-    for batch in 0..(POINTS / 500) {
-        let points: Vec<_> = (batch * 500..(batch + 1) * 500)
-            .map(|id| {
-                let x = id as f32;
-                json!({"id": id, "vector": [x, 1.0, -x, 0.5], "payload": {"n": id}})
-            })
-            .collect();
-        let url = format!("{rest}/collections/docs/points?wait=true");
-        common::send(http, Method::PUT, &url, json!({ "points": points })).await?;
-    }
     Ok(())
 }
 

@@ -2,8 +2,6 @@
 //! of them).
 #![allow(dead_code)]
 
-pub mod dashboards;
-
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -37,6 +35,18 @@ pub fn node_binary() -> Result<PathBuf> {
         ensure!(status.success(), "building grape-node failed");
     }
     Ok(node)
+}
+
+/// A harness with the node image `grape-node` (this build's binary), the CRDs installed
+/// and namespace `ns` created: what every VectorCluster scenario starts from.
+pub async fn start_in_namespace(ns: &str) -> Result<(grape_k8s_harness::Harness, Client)> {
+    let harness = grape_k8s_harness::Harness::builder()
+        .image("grape-node", node_binary()?)
+        .start()?;
+    let client = harness.client().await?;
+    install_crds(&client).await?;
+    create_namespace(&client, ns).await?;
+    Ok((harness, client))
 }
 
 /// Applies the generated CRDs and waits until the API server serves them.
@@ -165,4 +175,40 @@ pub async fn send(
     let text = response.text().await?;
     ensure!(status.is_success(), "{method} {url}: {status}: {text}");
     Ok(serde_json::from_str(&text)?)
+}
+
+/// The Python interpreter with the official `qdrant-client` installed: `GRAPE_PYTHON`, else
+/// the venv that `scripts/test` prepares.
+fn python() -> Result<PathBuf> {
+    let python = match std::env::var_os("GRAPE_PYTHON") {
+        Some(path) => PathBuf::from(path),
+        None => PathBuf::from(std::env::var("HOME")?).join(".cache/grape/venv/bin/python"),
+    };
+    ensure!(
+        python.exists(),
+        "{} is missing: run scripts/test once, or set GRAPE_PYTHON to a Python with \
+         qdrant-client (tests/python/requirements.txt)",
+        python.display()
+    );
+    Ok(python)
+}
+
+/// Creates `collection` and writes `count` points into it through `rest` with the official
+/// Python client (`tests/client/write_points.py`); answers the count it reads back.
+pub async fn python_client_writes(rest: &str, collection: &str, count: u64) -> Result<u64> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/client/write_points.py");
+    let output = tokio::process::Command::new(python()?)
+        .args([script, rest, collection, &count.to_string()])
+        .output()
+        .await?;
+    ensure!(
+        output.status.success(),
+        "the Python client failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    stdout
+        .trim()
+        .parse()
+        .with_context(|| format!("the Python client printed {stdout:?}"))
 }
