@@ -96,6 +96,8 @@ async fn chart_installs_and_its_operator_runs_a_cluster() -> Result<()> {
         &std::fs::read_to_string(examples.join("vectorcluster.yaml"))?,
     )
     .await?;
+    let placements: Api<ShardPlacement> = Api::namespaced(client.clone(), "default");
+    let mut samples = Vec::new();
     for file in ["shardplacement-balanced.yaml", "shardplacement-manual.yaml"] {
         let placement: ShardPlacement =
             serde_yaml::from_str(&std::fs::read_to_string(examples.join(file))?)?;
@@ -103,10 +105,11 @@ async fn chart_installs_and_its_operator_runs_a_cluster() -> Result<()> {
             dry_run: true,
             ..Default::default()
         };
-        Api::<ShardPlacement>::namespaced(client.clone(), "default")
+        placements
             .create(&dry_run, &placement)
             .await
             .with_context(|| format!("{file} refused"))?;
+        samples.push(placement);
     }
     let clusters: Api<VectorCluster> = Api::namespaced(client.clone(), "default");
     let status =
@@ -122,12 +125,11 @@ async fn chart_installs_and_its_operator_runs_a_cluster() -> Result<()> {
     ];
     workload(&node_ips[0]).await?;
 
-    // The balanced sample, for real: the operator plans it (with the chart's permissions).
-    let placements: Api<ShardPlacement> = Api::namespaced(client.clone(), "default");
-    let balanced: ShardPlacement = serde_yaml::from_str(&std::fs::read_to_string(
-        examples.join("shardplacement-balanced.yaml"),
-    )?)?;
-    placements.create(&PostParams::default(), &balanced).await?;
+    // The balanced sample (the first file), for real: the operator plans it with the chart's
+    // permissions.
+    placements
+        .create(&PostParams::default(), &samples[0])
+        .await?;
     let phase = common::wait_for(
         "the sample ShardPlacement planned",
         Duration::from_secs(60),

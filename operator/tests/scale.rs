@@ -1,9 +1,8 @@
 //! Scaling a VectorCluster with the operator in-process, on the harness's real control
 //! plane and real grape-node pods: 3 data nodes hold 10,000 points written with the official
-//! Python client; scaled out to 5, the
-//! cluster's Balanced ShardPlacement spreads the shards until every node holds some; scaled
-//! back to 3, the two highest pods are drained (their peers leave the cluster) before the
-//! StatefulSet shrinks, and every point is still there.
+//! Python client; scaled out to 5, the cluster's Balanced ShardPlacement spreads the shards
+//! until every node holds some; scaled back to 3, the two highest pods are drained (their
+//! peers leave the cluster) before the StatefulSet shrinks, and every point is still there.
 
 mod common;
 
