@@ -198,6 +198,26 @@ def test_a_shard_moves_and_replicates_through_the_client(cluster, clients, reque
     first.delete_collection(name)
 
 
+def test_a_write_is_visible_on_every_node_at_once(clients, request):
+    # As with Qdrant, wait=true answers once every live replica applied the write: the next
+    # read at the default consistency sees it through any node, with no retry.
+    name = f"cluster_visible_{request.node.callspec.id}"
+    first = clients[0]
+    first.create_collection(
+        name,
+        vectors_config=models.VectorParams(size=DIM, distance=models.Distance.DOT),
+        shard_number=1,
+        replication_factor=3,
+    )
+    for i in range(30):
+        writer = clients[i % 3]
+        writer.upsert(name, points=[models.PointStruct(id=i, vector=[float(i)] * DIM)], wait=True)
+        for reader in clients:
+            assert reader.count(name, exact=True).count == i + 1
+            assert [p.id for p in reader.retrieve(name, ids=[i])] == [i]
+    first.delete_collection(name)
+
+
 def test_removing_a_peer_that_holds_replicas_needs_force(cluster):
     c = cluster[0].client()
     name = "cluster_remove"

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use grape_proto::internal::internal_server::Internal;
 use grape_proto::internal::{
-    Encoded, LeadershipReply, LeadershipRequest, Proposed, RemovePeerRequest, ShardRequest,
+    AppliedReply, AppliedRequest, Encoded, LeadershipReply, LeadershipRequest, Proposed,
+    RemovePeerRequest, ShardRequest,
 };
 use openraft::error::{ClientWriteError, RaftError};
 use tonic::{Code, Request, Response, Status};
@@ -137,9 +138,8 @@ impl Internal for InternalService {
         let request = request.into_inner();
         let replica = self.replica(request.group_id)?;
         let ops: Vec<PointOperation> = decode(&request.body)?;
-        let quorum = self.cluster.ctx.write_quorum(request.group_id);
         let index = replica
-            .write(ops, quorum)
+            .write(&self.cluster.ctx, ops)
             .await
             .map_err(local_write_status)?;
         Ok(Response::new(Encoded {
@@ -211,5 +211,15 @@ impl Internal for InternalService {
             led: false,
             leader: replica.leader(),
         }))
+    }
+
+    async fn wait_applied(
+        &self,
+        request: Request<AppliedRequest>,
+    ) -> Result<Response<AppliedReply>, Status> {
+        let request = request.into_inner();
+        let replica = self.replica(request.group_id)?;
+        let applied = replica.wait_applied(request.log_index).await;
+        Ok(Response::new(AppliedReply { applied }))
     }
 }

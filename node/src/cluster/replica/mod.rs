@@ -3,6 +3,7 @@
 
 mod machine;
 pub mod set;
+mod visibility;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -174,11 +175,12 @@ impl LocalReplica {
     }
 
     /// Validates operations against this replica (the leader) and commits them; returns the
-    /// log index they were applied at, once `quorum` replicas (this one included) hold it.
+    /// log index they were applied at, once the write quorum of replicas (this one
+    /// included) holds it and the live followers applied it too.
     pub async fn write(
         &self,
+        ctx: &NodeContext,
         ops: Vec<PointOperation>,
-        quorum: usize,
     ) -> Result<u64, LocalWriteError> {
         let shard = self.shard.clone();
         let checked = ops.clone();
@@ -186,7 +188,20 @@ impl LocalReplica {
             .await
             .map_err(|e| LocalWriteError::Failed(GrapeError::Internal(e.to_string())))?
             .map_err(LocalWriteError::Failed)?;
-        self.commit(ShardCommand::Write(ops), quorum).await
+        let quorum = ctx.write_quorum(self.group);
+        let index = self.commit(ShardCommand::Write(ops), quorum).await?;
+        visibility::await_followers(ctx, self, index).await;
+        Ok(index)
+    }
+
+    /// Waits (at most [`visibility::VISIBILITY_WAIT`]) until this replica applied log entry
+    /// `index`; whether it did.
+    pub async fn wait_applied(&self, index: u64) -> bool {
+        self.raft
+            .wait(Some(visibility::VISIBILITY_WAIT))
+            .applied_index_at_least(Some(index), "a committed write")
+            .await
+            .is_ok()
     }
 
     /// Commits the collection's payload indexes in the group's log, unless the replica

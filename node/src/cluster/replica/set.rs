@@ -232,7 +232,7 @@ impl ReplicaSet {
             async move {
                 match &self.local {
                     Some(local) if peer == self.ctx.peer_id => match local
-                        .write(ops, self.ctx.write_quorum(self.group))
+                        .write(&self.ctx, ops)
                         .await
                     {
                         Ok(index) => Ok(Attempt::Done(index)),
