@@ -165,19 +165,9 @@ where
         self.read_state("vote")
     }
 
-    /// Not flushed: the committed index only lets a restart apply sooner, and losing the
-    /// latest one is safe (the leader tells it again). sled recovers a prefix of its writes,
-    /// and every entry was flushed before it could commit, so a stored index never points
-    /// past the durable log. One fsync less per write on every replica.
     async fn save_committed(&mut self, committed: Option<LogId<PeerId>>) -> StorageResult<()> {
         metrics::raft::committed(self.group, committed.map_or(0, |c| c.index));
-        self.state
-            .insert(
-                Self::state_key_of(self.group, "committed"),
-                encode_raft(&committed),
-            )
-            .map_err(|e| StorageIOError::write(&io_error(e)))?;
-        Ok(())
+        self.write_state("committed", &committed).await
     }
 
     async fn read_committed(&mut self) -> StorageResult<Option<LogId<PeerId>>> {
