@@ -8,8 +8,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use grape_testkit::{Network, Outcome, Workload, WorkloadConfig};
-use serde_json::json;
+use grape_testkit::{wait_until, Network, NodeProcess, Outcome, Workload, WorkloadConfig};
+use serde_json::{json, Value};
 use support::cluster::*;
 use support::serial;
 
@@ -221,4 +221,61 @@ async fn a_full_cluster_restart_keeps_everything() {
         }
     });
     verify_everywhere(&history, &cluster, "c").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_restarted_at_a_new_address_is_reached_there() {
+    let _serial = serial().await;
+    let mut cluster = start_cluster(3);
+    create_collection(&cluster, "c", 2, 3, 1);
+    upsert_ids(cluster.node(0), 0..20);
+    let moved = peer_id(cluster.node(2));
+    let old_uri = cluster.node(2).p2p_uri();
+    tokio::task::block_in_place(|| cluster.node_mut(2).relocate().unwrap());
+    let new_uri = cluster.node(2).p2p_uri();
+    assert_ne!(old_uri, new_uri);
+
+    tokio::task::block_in_place(|| {
+        for node in cluster.nodes() {
+            wait_until("the new address recorded", READY_WAIT, || {
+                let peers = rest(node, "GET", "/cluster", Value::Null)["result"]["peers"].clone();
+                let uri = peers[moved.to_string()]["uri"].clone();
+                (uri == new_uri.as_str())
+                    .then_some(())
+                    .ok_or(format!("{peers}"))
+            })
+            .unwrap();
+        }
+    });
+    // Writes acknowledged now reach the moved replicas through their Raft groups.
+    upsert_ids(cluster.node(0), 20..40);
+    wait_all_active(&cluster, "c");
+    tokio::task::block_in_place(|| {
+        wait_until("the moved node holds every point", READY_WAIT, || {
+            let count = local_count(cluster.node(2));
+            (count == 40).then_some(()).ok_or(count)
+        })
+        .unwrap();
+    });
+    assert_same_searches(&cluster, "c");
+}
+
+fn upsert_ids(node: &NodeProcess, ids: std::ops::Range<u64>) {
+    let points: Vec<_> = ids
+        .map(|p| json!({"id": p, "vector": vector(p), "payload": {"n": p}}))
+        .collect();
+    let path = "/collections/c/points?wait=true";
+    let reply = rest(node, "PUT", path, json!({ "points": points }));
+    assert_eq!(reply["result"]["status"], "completed", "{reply}");
+}
+
+/// The points a node counts from its own replicas (the default read consistency).
+fn local_count(node: &NodeProcess) -> u64 {
+    let count = rest(
+        node,
+        "POST",
+        "/collections/c/points/count",
+        json!({"exact": true}),
+    );
+    count["result"]["count"].as_u64().unwrap_or(0)
 }

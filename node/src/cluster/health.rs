@@ -1,9 +1,10 @@
 //! The leader of each shard group watches its replicas: it reports their state (Active,
 //! Dead, Partial) to the metadata when it changes, so every peer routes reads away from
 //! unhealthy replicas, and it removes from the group the members the metadata no longer
-//! places there (e.g. after a forced peer removal or an aborted transfer).
+//! places there (e.g. after a forced peer removal or an aborted transfer) and points it at
+//! members' new addresses (a peer restarted with another `--uri`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,9 +12,9 @@ use openraft::{ChangeMembers, ServerState};
 
 use super::context::NodeContext;
 use super::groups::Groups;
-use super::meta::{MetaCommand, ReplicaState};
+use super::meta::{MetaCommand, PeerInfo, ReplicaState};
 use super::proposer::MetaProposer;
-use super::raft_types::PeerId;
+use super::raft_types::{PeerId, PeerNode};
 use super::replica::{LocalReplica, LocalWriteError};
 
 /// A peer that answered no Raft message for this long is reported dead.
@@ -86,14 +87,47 @@ async fn check_replica(ctx: &NodeContext, replica: &LocalReplica, proposer: &Met
             }
         }
     }
-    remove_stale_members(replica, &metrics, &placement.replicas).await;
+    if !update_member_addresses(replica, &metrics, &state.peers).await {
+        remove_stale_members(replica, &metrics, &placement.replicas).await;
+    }
+}
+
+/// Gives the group the addresses the metadata records for its members, when a member moved
+/// (openraft sends to the addresses in its membership); whether any had.
+async fn update_member_addresses(
+    replica: &LocalReplica,
+    metrics: &openraft::RaftMetrics<PeerId, PeerNode>,
+    peers: &BTreeMap<PeerId, PeerInfo>,
+) -> bool {
+    let moved: BTreeMap<PeerId, PeerNode> = metrics
+        .membership_config
+        .membership()
+        .nodes()
+        .filter_map(|(id, node)| {
+            let uri = &peers.get(id)?.uri;
+            (*uri != node.addr).then(|| (*id, PeerNode::new(uri)))
+        })
+        .collect();
+    if moved.is_empty() {
+        return false;
+    }
+    tracing::info!(
+        group = replica.group,
+        ?moved,
+        "members moved to new addresses"
+    );
+    let change = ChangeMembers::SetNodes(moved);
+    if let Err(e) = replica.raft.change_membership(change, false).await {
+        tracing::warn!(group = replica.group, error = %e, "could not update member addresses");
+    }
+    true
 }
 
 /// Removes from the group the members the metadata no longer places there (after a forced
 /// peer removal, a dropped replica or an aborted transfer): voters first, then learners.
 async fn remove_stale_members<T>(
     replica: &LocalReplica,
-    metrics: &openraft::RaftMetrics<PeerId, super::raft_types::PeerNode>,
+    metrics: &openraft::RaftMetrics<PeerId, PeerNode>,
     placed: &std::collections::BTreeMap<PeerId, T>,
 ) {
     let membership = metrics.membership_config.membership();

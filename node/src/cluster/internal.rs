@@ -189,10 +189,7 @@ impl Internal for InternalService {
     ) -> Result<Response<LeadershipReply>, Status> {
         let replica = self.replica(request.into_inner().group_id)?;
         replica.hold_elections(leadership::HOLD_ELECTIONS);
-        Ok(leadership_reply(Outcome {
-            led: false,
-            leader: replica.leader(),
-        }))
+        Ok(leadership_reply(Outcome::not_leading(replica.leader())))
     }
 
     async fn campaign(
@@ -207,10 +204,7 @@ impl Internal for InternalService {
             .elect()
             .await
             .map_err(|e| Status::unavailable(e.to_string()))?;
-        Ok(leadership_reply(Outcome {
-            led: false,
-            leader: replica.leader(),
-        }))
+        Ok(leadership_reply(Outcome::not_leading(replica.leader())))
     }
 
     async fn wait_applied(

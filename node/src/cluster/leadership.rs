@@ -40,6 +40,13 @@ pub struct Outcome {
     pub leader: Option<PeerId>,
 }
 
+impl Outcome {
+    /// It did not lead the group; `leader` is the one it knows of.
+    pub fn not_leading(leader: Option<PeerId>) -> Self {
+        Outcome { led: false, leader }
+    }
+}
+
 /// Hands the leadership of `replica`'s group to `to`, or to the most caught-up other voter,
 /// if this node leads it. A failed handover leaves this node leading: writes resume here.
 pub async fn hand_over(
@@ -50,10 +57,7 @@ pub async fn hand_over(
     let group = replica.group;
     let metrics = replica.raft.metrics().borrow().clone();
     if metrics.current_leader != Some(ctx.peer_id) || to == Some(ctx.peer_id) {
-        return Ok(Outcome {
-            led: false,
-            leader: metrics.current_leader,
-        });
+        return Ok(Outcome::not_leading(metrics.current_leader));
     }
     let voters: BTreeSet<PeerId> = metrics.membership_config.membership().voter_ids().collect();
     let target = match to {

@@ -2,7 +2,7 @@
 //! caught up, promoted to voter, then recorded in the metadata. Only the metadata leader
 //! changes membership, one change at a time.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use openraft::ChangeMembers;
@@ -35,11 +35,23 @@ impl Membership {
         self.groups.meta.metrics().borrow().current_leader
     }
 
-    /// Adds (or re-adds) a peer; call it on the metadata leader. Idempotent.
+    /// Adds (or re-adds, perhaps at a new address) a peer; call it on the metadata leader.
+    /// Idempotent.
     pub async fn add_peer(&self, peer_id: PeerId, uri: &str) -> Result<()> {
         let _one_at_a_time = self.changing.lock().await;
         let meta = &self.groups.meta;
         let raft_error = |e: String| GrapeError::unavailable(format!("adding peer {peer_id}: {e}"));
+        if self
+            .member_address(peer_id)
+            .is_some_and(|known| known != uri)
+        {
+            // A member restarted at a new address: the group must send it messages there.
+            let nodes = BTreeMap::from([(peer_id, PeerNode::new(uri))]);
+            meta.change_membership(ChangeMembers::SetNodes(nodes), false)
+                .await
+                .map_err(|e| raft_error(e.to_string()))?;
+            tracing::info!(peer_id, uri, "peer moved to a new address");
+        }
         meta.add_learner(peer_id, PeerNode::new(uri), true)
             .await
             .map_err(|e| raft_error(e.to_string()))?;
@@ -53,6 +65,13 @@ impl Membership {
             .await?;
         tracing::info!(peer_id, "peer joined the cluster");
         Ok(())
+    }
+
+    /// The address the metadata group sends a member's messages to.
+    fn member_address(&self, peer_id: PeerId) -> Option<String> {
+        let metrics = self.groups.meta.metrics().borrow().clone();
+        let membership = metrics.membership_config.membership();
+        membership.get_node(&peer_id).map(|node| node.addr.clone())
     }
 
     /// Removes a peer from the metadata (refused while it holds replicas unless `force`)

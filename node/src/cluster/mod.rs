@@ -186,17 +186,19 @@ impl Cluster {
         Ok(cluster)
     }
 
-    /// Forms a new cluster or joins one, unless this node is already a member.
+    /// Forms a new cluster or joins one through the bootstrap peer (retrying until it is a
+    /// member), unless this node is already a member.
     async fn enter(&self, settings: &ClusterSettings) -> Result<()> {
         let meta = &self.groups.meta;
         let initialized = meta
             .is_initialized()
             .await
             .map_err(|e| GrapeError::Internal(e.to_string()))?;
+        let (peer_id, uri) = (self.ctx.peer_id, settings.uri.clone());
         if initialized {
+            self.announce_moved_uri(uri);
             return Ok(());
         }
-        let (peer_id, uri) = (self.ctx.peer_id, settings.uri.clone());
         match &settings.bootstrap {
             None => {
                 let members = BTreeMap::from([(peer_id, PeerNode::new(&uri))]);
@@ -208,30 +210,32 @@ impl Cluster {
                     .await?;
                 Ok(())
             }
-            Some(bootstrap) => self.join(bootstrap, peer_id, uri).await,
+            Some(bootstrap) => {
+                ask_to_join(&self.ctx, &[bootstrap.clone()], &uri).await;
+                Ok(())
+            }
         }
     }
 
-    /// Asks the bootstrap peer to add this node, retrying until it is a member.
-    async fn join(&self, bootstrap: &str, peer_id: PeerId, uri: String) -> Result<()> {
-        let channel = self.ctx.channels.get(bootstrap)?;
-        let mut client = ClusterServiceClient::new(channel);
-        loop {
-            let request = JoinClusterRequest {
-                peer_id,
-                uri: uri.clone(),
-            };
-            match client.join_cluster(peer_request(request)).await {
-                Ok(_) => {
-                    tracing::info!(%bootstrap, "joined the cluster");
-                    return Ok(());
-                }
-                Err(status) => {
-                    tracing::warn!(%bootstrap, error = %status.message(), "join failed; retrying");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-            }
+    /// A member restarted with another `--uri` (a pod with a new IP) tells the cluster, through
+    /// any peer it knows, in the background: until the metadata leader records the new
+    /// address, no peer can reach this node.
+    fn announce_moved_uri(&self, uri: String) {
+        let peers = self.ctx.meta.borrow().state.peers.clone();
+        let recorded = peers.get(&self.ctx.peer_id).map(|p| p.uri.clone());
+        if recorded.as_ref().is_none_or(|recorded| *recorded == uri) {
+            return;
         }
+        tracing::info!(%uri, ?recorded, "restarted at a new address; announcing it");
+        // Its own admin service forwards too: the only way in for a one-node cluster.
+        let mut peers: Vec<String> = peers
+            .into_iter()
+            .filter(|(id, _)| *id != self.ctx.peer_id)
+            .map(|(_, peer)| peer.uri)
+            .collect();
+        peers.push(uri.clone());
+        let ctx = self.ctx.clone();
+        tokio::spawn(async move { ask_to_join(&ctx, &peers, &uri).await });
     }
 
     /// The leader of each shard group this node holds a replica of.
@@ -304,6 +308,29 @@ impl Cluster {
         if let Err(e) = self.groups.meta.shutdown().await {
             tracing::warn!(error = %e, "metadata Raft did not stop cleanly");
         }
+    }
+}
+
+/// Sends this node's `JoinCluster` (its peer id and `uri`) to the given peers in turn, each
+/// of which forwards it to the metadata leader, until one succeeds.
+async fn ask_to_join(ctx: &NodeContext, peers: &[String], uri: &str) {
+    for peer in peers.iter().cycle() {
+        let request = JoinClusterRequest {
+            peer_id: ctx.peer_id,
+            uri: uri.to_string(),
+        };
+        let answer = match ctx.channels.get(peer) {
+            Ok(channel) => ClusterServiceClient::new(channel)
+                .join_cluster(peer_request(request))
+                .await
+                .map_err(|status| status.message().to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match answer {
+            Ok(_) => return tracing::info!(%peer, %uri, "joined the cluster at this address"),
+            Err(error) => tracing::warn!(%peer, %error, "join failed; retrying"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 

@@ -329,6 +329,29 @@ impl NodeProcess {
         self.wait_ready(READY_TIMEOUT)
     }
 
+    /// Restarts the node on the same data at a new loopback address and new ports (a pod
+    /// that came back with another IP): `--host`, the ports and `--uri` change, nothing else.
+    pub fn relocate(&mut self) -> Result<()> {
+        if self.is_running() {
+            self.terminate()?;
+        }
+        let lease = Lease::acquire()?;
+        let ports = lease.ports()?;
+        let values = [
+            ("--host", lease.ip().to_string()),
+            ("--http-port", ports.http.to_string()),
+            ("--grpc-port", ports.grpc.to_string()),
+            ("--p2p-port", ports.p2p.to_string()),
+            ("--uri", p2p_uri(lease.ip(), ports)),
+        ];
+        for (flag, value) in values {
+            replace_flag_value(&mut self.command, flag, value);
+        }
+        (self.ip, self.ports, self._lease) = (lease.ip(), ports, lease);
+        self.spawn_process()?;
+        self.wait_ready(READY_TIMEOUT)
+    }
+
     /// Like [`restart`](Self::restart) without waiting: for nodes that can only become ready
     /// together (a cluster restarted whole).
     pub fn spawn_again(&mut self) -> Result<()> {
@@ -423,6 +446,15 @@ impl Drop for NodeProcess {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
+        }
+    }
+}
+
+/// Sets the value that follows `flag` in a command line, if the flag is there.
+fn replace_flag_value(command: &mut [OsString], flag: &str, value: String) {
+    if let Some(i) = command.iter().position(|arg| arg == flag) {
+        if let Some(slot) = command.get_mut(i + 1) {
+            *slot = value.into();
         }
     }
 }
