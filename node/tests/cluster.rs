@@ -8,7 +8,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use grape_testkit::{wait_until, Network, NodeProcess, Outcome, Workload, WorkloadConfig};
+use grape_testkit::{wait_until, Cluster, Network, NodeProcess, Outcome, Workload, WorkloadConfig};
 use serde_json::{json, Value};
 use support::cluster::*;
 use support::serial;
@@ -278,4 +278,85 @@ fn local_count(node: &NodeProcess) -> u64 {
         json!({"exact": true}),
     );
     count["result"]["count"].as_u64().unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_node_routes_every_request_and_holds_no_replica() {
+    let _serial = serial().await;
+    let mut cluster = start_cluster(3);
+    let query = tokio::task::block_in_place(|| start_query_node(&cluster));
+    let query_peer = peer_id(&query);
+    let raft_info = rest(&query, "GET", "/cluster", Value::Null)["result"]["raft_info"].clone();
+    assert_eq!(raft_info["is_voter"], false, "{raft_info}");
+
+    // Created and written through the query node: the replicas are on the data nodes.
+    let body = json!({
+        "vectors": {"size": grape_testkit::DIM, "distance": "Cosine"},
+        "shard_number": 3,
+        "replication_factor": 2,
+    });
+    rest(&query, "PUT", "/collections/c", body);
+    upsert_ids(&query, 0..30);
+    cluster.push(query);
+    wait_all_active(&cluster, "c");
+    let query = cluster.len() - 1;
+    let info = collection_cluster_info(cluster.node(query), "c");
+    assert_eq!(info["local_shards"], json!([]), "{info}");
+    let remote = info["remote_shards"].as_array().unwrap();
+    assert_eq!(remote.len(), 6, "{info}");
+    assert!(remote.iter().all(|r| r["peer_id"] != query_peer), "{info}");
+    let count = rest(
+        cluster.node(query),
+        "POST",
+        "/collections/c/points/count?consistency=majority",
+        json!({"exact": true}),
+    );
+    assert_eq!(count["result"]["count"], 30, "{count}");
+    assert_same_searches(&cluster, "c");
+
+    // No replica may move there.
+    let from = remote[0]["peer_id"].clone();
+    let shard = remote[0]["shard_id"].clone();
+    let to_query =
+        json!({"move_shard": {"shard_id": shard, "from_peer_id": from, "to_peer_id": query_peer}});
+    let (code, answer) = rest_status(cluster.node(0), "POST", "/collections/c/cluster", to_query);
+    assert_eq!(code, 400, "{answer}");
+    assert!(
+        answer["status"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("query node"),
+        "{answer}"
+    );
+
+    // Stopped, it leaves; started again, it is a new peer; killed, it is forgotten.
+    tokio::task::block_in_place(|| cluster.node_mut(query).terminate().unwrap());
+    wait_until_not_a_peer(cluster.node(0), query_peer, Duration::from_secs(30));
+    tokio::task::block_in_place(|| cluster.node_mut(query).restart().unwrap());
+    let second_peer = peer_id(cluster.node(query));
+    assert_ne!(second_peer, query_peer);
+    tokio::task::block_in_place(|| cluster.node_mut(query).kill9().unwrap());
+    wait_until_not_a_peer(cluster.node(0), second_peer, Duration::from_secs(120));
+}
+
+fn start_query_node(cluster: &Cluster) -> NodeProcess {
+    NodeProcess::builder(BIN)
+        .unwrap()
+        .cluster_member()
+        .bootstrap(cluster.node(0).p2p_uri())
+        .args(["--role", "query"])
+        .start()
+        .unwrap()
+}
+
+fn wait_until_not_a_peer(observer: &NodeProcess, peer: u64, timeout: Duration) {
+    tokio::task::block_in_place(|| {
+        wait_until("the peer gone from the cluster", timeout, || {
+            let peers = rest(observer, "GET", "/cluster", Value::Null)["result"]["peers"].clone();
+            peers
+                .get(peer.to_string())
+                .map_or(Ok(()), |_| Err(format!("{peers}")))
+        })
+        .unwrap()
+    })
 }

@@ -12,7 +12,7 @@ use tonic::{Request, Response, Status};
 
 use super::codec::error_to_status;
 use super::context::peer_request;
-use super::meta::{ClusterState, MetaCommand, ReplicaState as MetaReplicaState};
+use super::meta::{ClusterState, MetaCommand, PeerRole, ReplicaState as MetaReplicaState};
 use super::operations::{ClusterOperation, ShardTransferRequest};
 use super::raft_types::{GroupId, PeerId};
 use super::{leadership, planner, rebalance, transfer, Cluster};
@@ -316,7 +316,7 @@ impl ClusterService for AdminService {
         }
         self.cluster
             .membership
-            .add_peer(request.peer_id, &request.uri)
+            .add_peer(request.peer_id, &request.uri, join_role(&request))
             .await
             .map_err(|e| error_to_status(&e))?;
         Ok(Response::new(JoinClusterReply {
@@ -478,5 +478,14 @@ impl AdminService {
                 .await
                 .map_err(|e| error_to_status(&e))?;
         Ok(u32::from(leader != Some(step.to_peer_id)))
+    }
+}
+
+/// The role a joining peer asks for.
+fn join_role(request: &JoinClusterRequest) -> PeerRole {
+    if request.query {
+        PeerRole::Query
+    } else {
+        PeerRole::Data
     }
 }

@@ -1,15 +1,18 @@
 //! Peers joining and leaving the metadata group. A joining peer is added as a learner,
-//! caught up, promoted to voter, then recorded in the metadata. Only the metadata leader
-//! changes membership, one change at a time.
+//! caught up, promoted to voter (a query node stays a learner), then recorded in the
+//! metadata. Only the metadata leader changes membership, one change at a time; it also
+//! forgets query nodes that vanished without leaving.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use openraft::ChangeMembers;
 use tokio::sync::Mutex;
 
+use super::context::NodeContext;
 use super::groups::Groups;
-use super::meta::MetaCommand;
+use super::meta::{MetaCommand, PeerRole};
 use super::proposer::MetaProposer;
 use super::raft_types::{PeerId, PeerNode};
 use crate::error::{GrapeError, Result};
@@ -37,7 +40,7 @@ impl Membership {
 
     /// Adds (or re-adds, perhaps at a new address) a peer; call it on the metadata leader.
     /// Idempotent.
-    pub async fn add_peer(&self, peer_id: PeerId, uri: &str) -> Result<()> {
+    pub async fn add_peer(&self, peer_id: PeerId, uri: &str, role: PeerRole) -> Result<()> {
         let _one_at_a_time = self.changing.lock().await;
         let meta = &self.groups.meta;
         let raft_error = |e: String| GrapeError::unavailable(format!("adding peer {peer_id}: {e}"));
@@ -55,15 +58,18 @@ impl Membership {
         meta.add_learner(peer_id, PeerNode::new(uri), true)
             .await
             .map_err(|e| raft_error(e.to_string()))?;
-        let voters = BTreeSet::from([peer_id]);
-        meta.change_membership(ChangeMembers::AddVoterIds(voters), false)
-            .await
-            .map_err(|e| raft_error(e.to_string()))?;
+        // A query node stays a learner: it follows the metadata but never counts in a quorum.
+        if role == PeerRole::Data {
+            let voters = BTreeSet::from([peer_id]);
+            meta.change_membership(ChangeMembers::AddVoterIds(voters), false)
+                .await
+                .map_err(|e| raft_error(e.to_string()))?;
+        }
         let uri = uri.to_string();
         self.proposer
-            .propose(MetaCommand::AddPeer { peer_id, uri })
+            .propose(MetaCommand::AddPeer { peer_id, uri, role })
             .await?;
-        tracing::info!(peer_id, "peer joined the cluster");
+        tracing::info!(peer_id, ?role, "peer joined the cluster");
         Ok(())
     }
 
@@ -82,22 +88,61 @@ impl Membership {
             .proposer
             .propose(MetaCommand::RemovePeer { peer_id, force })
             .await?;
-        let voters = BTreeSet::from([peer_id]);
+        let ids = BTreeSet::from([peer_id]);
         let meta = &self.groups.meta;
-        let in_group = meta
-            .metrics()
-            .borrow()
-            .membership_config
-            .nodes()
-            .any(|(id, _)| *id == peer_id);
+        let membership = meta.metrics().borrow().membership_config.clone();
+        let in_group = membership.nodes().any(|(id, _)| *id == peer_id);
+        let is_voter = membership.membership().voter_ids().any(|id| id == peer_id);
+        let raft_error =
+            |e: String| GrapeError::unavailable(format!("removing peer {peer_id}: {e}"));
+        if is_voter {
+            meta.change_membership(ChangeMembers::RemoveVoters(ids.clone()), false)
+                .await
+                .map_err(|e| raft_error(e.to_string()))?;
+        }
         if in_group {
-            meta.change_membership(ChangeMembers::RemoveVoters(voters.clone()), false)
+            meta.change_membership(ChangeMembers::RemoveNodes(ids), false)
                 .await
-                .map_err(|e| GrapeError::unavailable(format!("removing peer {peer_id}: {e}")))?;
-            meta.change_membership(ChangeMembers::RemoveNodes(voters), false)
-                .await
-                .map_err(|e| GrapeError::unavailable(format!("removing peer {peer_id}: {e}")))?;
+                .map_err(|e| raft_error(e.to_string()))?;
         }
         Ok(removed || in_group)
+    }
+}
+
+/// A query node that vanished without leaving (killed, or its machine lost) is forgotten
+/// once it answered no message of the metadata leader for this long.
+pub const LOST_QUERY_PEER_AFTER: Duration = Duration::from_secs(30);
+
+/// On the metadata leader: removes the query peers that stopped answering. A new leader
+/// first waits as long, so that every live peer had the time to answer it.
+pub async fn forget_lost_query_peers(ctx: Arc<NodeContext>, membership: Arc<Membership>) {
+    let mut leading_since: Option<Instant> = None;
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tick.tick().await;
+        if membership.leader() != Some(ctx.peer_id) {
+            leading_since = None;
+            continue;
+        }
+        if leading_since.get_or_insert_with(Instant::now).elapsed() < LOST_QUERY_PEER_AFTER {
+            continue;
+        }
+        let lost: Vec<PeerId> = ctx
+            .meta
+            .borrow()
+            .state
+            .peers
+            .iter()
+            .filter(|(&id, info)| {
+                info.role == PeerRole::Query && !ctx.health.is_alive(id, LOST_QUERY_PEER_AFTER)
+            })
+            .map(|(&id, _)| id)
+            .collect();
+        for peer in lost {
+            tracing::info!(peer, "forgetting a query node that stopped answering");
+            if let Err(e) = membership.remove_peer(peer, false).await {
+                tracing::warn!(peer, error = %e, "could not forget a lost query node");
+            }
+        }
     }
 }

@@ -39,7 +39,7 @@ mod transport;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -60,6 +60,7 @@ use groups::Groups;
 use log_store::LogStore;
 use membership::Membership;
 use meta::MetaMachine;
+pub use meta::PeerRole;
 use network::{GroupNetwork, PeerChannels, MAX_PEER_MESSAGE};
 use proposer::MetaProposer;
 pub use raft_types::{GroupId, PeerId};
@@ -73,6 +74,7 @@ pub struct ClusterSettings {
     pub uri: String,
     /// A peer to join through; `None` starts a new cluster (or restarts a member).
     pub bootstrap: Option<String>,
+    pub role: PeerRole,
     /// Where the internal gRPC server listens.
     pub listen: SocketAddr,
     /// Bytes per second of snapshot data sent to peers during transfers; unlimited if `None`.
@@ -102,6 +104,7 @@ pub struct Cluster {
     pub engine: Arc<Engine>,
     proposer: Arc<MetaProposer>,
     membership: Arc<Membership>,
+    role: PeerRole,
     /// The last metadata index the node reflects.
     reconciled: watch::Receiver<u64>,
 }
@@ -114,9 +117,13 @@ impl Cluster {
         data_dir: &Path,
         engine: Arc<Engine>,
     ) -> Result<Arc<Cluster>> {
-        let peer_id = identity::load_or_create(data_dir)?;
+        let state_dir = match settings.role {
+            PeerRole::Data => data_dir.to_path_buf(),
+            PeerRole::Query => fresh_query_state(data_dir)?,
+        };
+        let peer_id = identity::load_or_create(&state_dir)?;
         let raft_db = sled::Config::new()
-            .path(data_dir.join("raft"))
+            .path(state_dir.join("raft"))
             .cache_capacity(64 << 20)
             .open()
             .map_err(|e| GrapeError::Internal(format!("open Raft store: {e}")))?;
@@ -124,7 +131,7 @@ impl Cluster {
         let ctx = NodeContext::new(
             peer_id,
             settings.uri.clone(),
-            data_dir.to_path_buf(),
+            state_dir,
             PeerChannels::new(Some(settings.listen.ip())),
             view.clone(),
             raft_db.clone(),
@@ -153,6 +160,7 @@ impl Cluster {
             groups: groups.clone(),
             engine: engine.clone(),
             proposer: proposer.clone(),
+            role: settings.role,
             reconciled,
         });
         let listener = tokio::net::TcpListener::bind(settings.listen)
@@ -178,8 +186,12 @@ impl Cluster {
             proposer.clone(),
         ));
         tokio::spawn(rebalance::drive_drains(
-            ctx,
+            ctx.clone(),
             proposer,
+            cluster.membership.clone(),
+        ));
+        tokio::spawn(membership::forget_lost_query_peers(
+            ctx,
             cluster.membership.clone(),
         ));
         tracing::info!(peer_id, uri = %settings.uri, "cluster node started");
@@ -196,7 +208,7 @@ impl Cluster {
             .map_err(|e| GrapeError::Internal(e.to_string()))?;
         let (peer_id, uri) = (self.ctx.peer_id, settings.uri.clone());
         if initialized {
-            self.announce_moved_uri(uri);
+            self.announce_moved_uri(uri, settings.role);
             return Ok(());
         }
         match &settings.bootstrap {
@@ -206,12 +218,16 @@ impl Cluster {
                     .await
                     .map_err(|e| GrapeError::Internal(format!("form the cluster: {e}")))?;
                 self.proposer
-                    .propose(meta::MetaCommand::AddPeer { peer_id, uri })
+                    .propose(meta::MetaCommand::AddPeer {
+                        peer_id,
+                        uri,
+                        role: PeerRole::Data,
+                    })
                     .await?;
                 Ok(())
             }
             Some(bootstrap) => {
-                ask_to_join(&self.ctx, &[bootstrap.clone()], &uri).await;
+                ask_to_join(&self.ctx, &[bootstrap.clone()], &uri, settings.role).await;
                 Ok(())
             }
         }
@@ -220,7 +236,7 @@ impl Cluster {
     /// A member restarted with another `--uri` (a pod with a new IP) tells the cluster, through
     /// any peer it knows, in the background: until the metadata leader records the new
     /// address, no peer can reach this node.
-    fn announce_moved_uri(&self, uri: String) {
+    fn announce_moved_uri(&self, uri: String, role: PeerRole) {
         let peers = self.ctx.meta.borrow().state.peers.clone();
         let recorded = peers.get(&self.ctx.peer_id).map(|p| p.uri.clone());
         if recorded.as_ref().is_none_or(|recorded| *recorded == uri) {
@@ -235,7 +251,7 @@ impl Cluster {
             .collect();
         peers.push(uri.clone());
         let ctx = self.ctx.clone();
-        tokio::spawn(async move { ask_to_join(&ctx, &peers, &uri).await });
+        tokio::spawn(async move { ask_to_join(&ctx, &peers, &uri, role).await });
     }
 
     /// The leader of each shard group this node holds a replica of.
@@ -288,15 +304,31 @@ impl Cluster {
         info::node_report(self)
     }
 
-    /// Hands every shard leadership this node holds to another voter before it stops, so
-    /// that writes wait for a handover instead of an election. Bounded: a stop must not
-    /// hang on a sick cluster.
-    pub async fn hand_off_leaderships(&self) {
+    /// Readies the cluster for this node's stop, within bounds (a stop must not hang on a
+    /// sick cluster): a data node hands every shard leadership it holds to another voter,
+    /// so that writes wait for a handover instead of an election; a query node leaves.
+    pub async fn prepare_to_stop(&self) {
+        match self.role {
+            PeerRole::Data => self.hand_off_leaderships().await,
+            PeerRole::Query => self.leave().await,
+        }
+    }
+
+    async fn hand_off_leaderships(&self) {
         let shed = leadership::shed_leaderships(&self.ctx, &self.groups);
         match tokio::time::timeout(HAND_OFF_TIMEOUT, shed).await {
             Ok(0) => tracing::info!("no shard leadership left on this node"),
             Ok(left) => tracing::warn!(left, "some shard leaderships were not handed off"),
             Err(_) => tracing::warn!("handing off shard leaderships timed out"),
+        }
+    }
+
+    async fn leave(&self) {
+        let leave = self.remove_peer(self.ctx.peer_id, false);
+        match tokio::time::timeout(HAND_OFF_TIMEOUT, leave).await {
+            Ok(Ok(_)) => tracing::info!("left the cluster"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "could not leave the cluster"),
+            Err(_) => tracing::warn!("leaving the cluster timed out"),
         }
     }
 
@@ -311,13 +343,28 @@ impl Cluster {
     }
 }
 
-/// Sends this node's `JoinCluster` (its peer id and `uri`) to the given peers in turn, each
+/// A query node starts as a new peer every time (it left the cluster when it stopped, or
+/// the metadata leader forgot it): its Raft state lives in `DATA_DIR/query`, emptied here.
+fn fresh_query_state(data_dir: &Path) -> Result<PathBuf> {
+    let dir = data_dir.join("query");
+    match std::fs::remove_dir_all(&dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(GrapeError::io(format!("empty {}", dir.display()))(e))
+        }
+        _ => {}
+    }
+    std::fs::create_dir_all(&dir).map_err(GrapeError::io(format!("create {}", dir.display())))?;
+    Ok(dir)
+}
+
+/// Sends this node's `JoinCluster` (its peer id, `uri` and role) to the given peers in turn, each
 /// of which forwards it to the metadata leader, until one succeeds.
-async fn ask_to_join(ctx: &NodeContext, peers: &[String], uri: &str) {
+async fn ask_to_join(ctx: &NodeContext, peers: &[String], uri: &str, role: PeerRole) {
     for peer in peers.iter().cycle() {
         let request = JoinClusterRequest {
             peer_id: ctx.peer_id,
             uri: uri.to_string(),
+            query: role == PeerRole::Query,
         };
         let answer = match ctx.channels.get(peer) {
             Ok(channel) => ClusterServiceClient::new(channel)

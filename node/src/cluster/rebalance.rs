@@ -39,9 +39,8 @@ pub fn planner_input(
     hints: &BTreeMap<PeerId, PeerHint>,
 ) -> (Vec<PlanNode>, Vec<PlanShard>) {
     let nodes = state
-        .peers
-        .keys()
-        .map(|&id| {
+        .data_peers()
+        .map(|id| {
             let hint = hints.get(&id).cloned().unwrap_or_default();
             PlanNode {
                 id,
@@ -231,7 +230,13 @@ mod tests {
         let mut state = ClusterState::default();
         for peer in 1..=3 {
             let uri = format!("http://127.0.0.{peer}:6335");
-            state.peers.insert(peer, PeerInfo { uri });
+            state.peers.insert(
+                peer,
+                PeerInfo {
+                    uri,
+                    role: Default::default(),
+                },
+            );
         }
         let request: CreateCollection = serde_json::from_value(serde_json::json!({
             "vectors": {"size": 2, "distance": "Dot"},

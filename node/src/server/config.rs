@@ -11,6 +11,8 @@ use clap::parser::ValueSource;
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser};
 use serde::Deserialize;
 
+use crate::cluster::PeerRole;
+
 #[derive(Debug, Clone, PartialEq, Parser)]
 #[command(
     name = "grape-node",
@@ -39,6 +41,11 @@ pub struct NodeConfig {
     /// Internal address of a peer to join (cluster mode).
     #[arg(long, env = "GRAPE_BOOTSTRAP")]
     pub bootstrap: Option<String>,
+    /// `data` holds shard replicas; `query` is a stateless router (cluster mode, needs
+    /// `--bootstrap`): it holds no replica, forwards every request to the data nodes and
+    /// leaves the cluster when it stops.
+    #[arg(long, env = "GRAPE_ROLE", value_enum, default_value = "data")]
+    pub role: PeerRole,
     /// Upper bound, in MB/s, on the shard snapshots this node sends to peers during replica
     /// transfers (all transfers together); at least 1. Unlimited when unset.
     #[arg(long, env = "GRAPE_TRANSFER_RATE_LIMIT", value_parser = clap::value_parser!(u32).range(1..))]
@@ -88,6 +95,7 @@ pub struct FileConfig {
     pub p2p_port: Option<u16>,
     pub uri: Option<String>,
     pub bootstrap: Option<String>,
+    pub role: Option<PeerRole>,
     pub transfer_rate_limit: Option<u32>,
     pub data_dir: Option<PathBuf>,
     pub api_key: Option<String>,
@@ -139,6 +147,11 @@ impl NodeConfig {
     /// StatefulSet can be given the first pod's address.
     pub fn cluster_settings(&self) -> anyhow::Result<Option<crate::cluster::ClusterSettings>> {
         let Some(uri) = &self.uri else {
+            if self.role == PeerRole::Query {
+                anyhow::bail!(
+                    "--role query needs --uri and --bootstrap: it only runs in a cluster"
+                );
+            }
             if self.bootstrap.is_some() {
                 anyhow::bail!("--bootstrap needs --uri: the address peers reach this node at");
             }
@@ -154,9 +167,13 @@ impl NodeConfig {
             .as_ref()
             .map(|b| b.trim_end_matches('/').to_string())
             .filter(|b| *b != uri);
+        if self.role == PeerRole::Query && bootstrap.is_none() {
+            anyhow::bail!("--role query needs --bootstrap: a data node of the cluster to join");
+        }
         Ok(Some(crate::cluster::ClusterSettings {
             uri,
             bootstrap,
+            role: self.role,
             listen,
             transfer_rate_limit: self.transfer_rate_limit.map(|mb| u64::from(mb) * 1_000_000),
         }))
@@ -228,6 +245,7 @@ impl NodeConfig {
             file.bootstrap.map(Some),
             unset("bootstrap"),
         );
+        fill(&mut self.role, file.role, unset("role"));
         fill(&mut self.data_dir, file.data_dir, unset("data_dir"));
         fill(&mut self.api_key, file.api_key.map(Some), unset("api_key"));
         fill(
@@ -473,6 +491,44 @@ mod tests {
             joining.bootstrap.as_deref(),
             Some("http://grape-0.grape-headless:6335/x")
         );
+    }
+
+    #[test]
+    fn a_query_node_must_join_a_cluster() {
+        let load = |args: &[&str]| {
+            let line = ["grape-node", "--host", "127.0.0.1"]
+                .iter()
+                .chain(args)
+                .copied();
+            with_env(&[], || NodeConfig::load_from(line).unwrap())
+        };
+        let uri = "http://10.0.0.9:6335";
+        let alone = load(&["--role", "query"]).cluster_settings().unwrap_err();
+        assert!(
+            alone.to_string().contains("--uri and --bootstrap"),
+            "{alone}"
+        );
+        let forming = load(&["--role", "query", "--uri", uri, "--bootstrap", uri]);
+        let err = forming.cluster_settings().unwrap_err();
+        assert!(err.to_string().contains("needs --bootstrap"), "{err}");
+        let joining = load(&[
+            "--role",
+            "query",
+            "--uri",
+            uri,
+            "--bootstrap",
+            "http://d:6335",
+        ]);
+        let settings = joining.cluster_settings().unwrap().unwrap();
+        assert_eq!(settings.role, PeerRole::Query);
+        let file = yaml("role: query\n");
+        let path = file.path().to_str().unwrap().to_string();
+        assert_eq!(load(&["--config", &path]).role, PeerRole::Query);
+        assert_eq!(load(&[]).role, PeerRole::Data);
+        let bad = with_env(&[], || {
+            NodeConfig::load_from(["grape-node", "--role", "router"]).unwrap_err()
+        });
+        assert!(matches!(bad, ConfigError::Args(_)));
     }
 
     #[test]

@@ -46,12 +46,12 @@ pub async fn run(config: NodeConfig) -> anyhow::Result<()> {
         config: Arc::new(config),
         tls,
     };
-    // The APIs keep serving while leaderships are handed off: writes to this node's shards
-    // are redirected to the new leaders meanwhile.
+    // The APIs keep serving while leaderships are handed off (writes to this node's shards
+    // are redirected to the new leaders meanwhile) or a query node leaves.
     let shutdown = async {
         shutdown_signal().await;
         if let Some(cluster) = &cluster {
-            cluster.hand_off_leaderships().await;
+            cluster.prepare_to_stop().await;
         }
     };
     tokio::select! {

@@ -1,15 +1,16 @@
-//! The Deployment of stateless query nodes (`spec.queryNodes`): they hold no shards and
-//! route requests to the data nodes, so they scale freely.
-//!
-//! grape-node has no query role yet (`--role query` is refused at start-up until it does):
-//! the operator already builds what such pods need, and only the node is missing.
+//! The Deployment of stateless query nodes (`spec.queryNodes`, `grape-node --role query`):
+//! they hold no shards and route requests to the data nodes, so they scale freely. A pod
+//! advertises its pod IP and keeps its transient Raft state in an `emptyDir`; it joins as a
+//! new peer each time it starts and leaves the cluster when it stops.
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
-use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec};
+use k8s_openapi::api::core::v1::{
+    Container, EmptyDirVolumeSource, PodSpec, PodTemplateSpec, Volume, VolumeMount,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
-use super::statefulset::{http_probe, node_env, ports};
-use super::{owned_meta, selector_labels, with_labels, Names};
+use super::statefulset::{http_probe, node_env, ports, DATA_DIR};
+use super::{owned_meta, selector_labels, with_labels, Names, P2P_PORT};
 use crate::crd::VectorCluster;
 
 /// The query nodes' Deployment, or `None` when `spec.queryNodes` is 0 or absent.
@@ -24,9 +25,19 @@ pub fn query_deployment(vc: &VectorCluster) -> Option<Deployment> {
         args: Some(vec![
             "--role".into(),
             "query".into(),
+            "--uri".into(),
+            // $(POD_IP) is expanded by the kubelet from the container's environment.
+            format!("http://$(POD_IP):{P2P_PORT}"),
             "--bootstrap".into(),
             names.peer_uri(&names.pod(0)),
+            "--data-dir".into(),
+            DATA_DIR.into(),
         ]),
+        volume_mounts: Some(vec![VolumeMount {
+            name: "data".into(),
+            mount_path: DATA_DIR.into(),
+            ..Default::default()
+        }]),
         env: Some(node_env(vc)),
         ports: Some(ports()),
         resources: vc.spec.resources.clone(),
@@ -50,6 +61,11 @@ pub fn query_deployment(vc: &VectorCluster) -> Option<Deployment> {
                 }),
                 spec: Some(PodSpec {
                     containers: vec![container],
+                    volumes: Some(vec![Volume {
+                        name: "data".into(),
+                        empty_dir: Some(EmptyDirVolumeSource::default()),
+                        ..Default::default()
+                    }]),
                     affinity: overrides.affinity,
                     tolerations: overrides.tolerations,
                     topology_spread_constraints: overrides.topology_spread_constraints,
@@ -89,5 +105,9 @@ mod tests {
             .clone()
             .unwrap();
         assert_eq!(args[..2], ["--role", "query"]);
+        let flag = |name: &str| &args[args.iter().position(|a| a == name).unwrap() + 1];
+        assert_eq!(flag("--uri"), "http://$(POD_IP):6335");
+        assert!(flag("--bootstrap").starts_with("http://vec-0."), "{args:?}");
+        assert_eq!(flag("--data-dir"), DATA_DIR);
     }
 }

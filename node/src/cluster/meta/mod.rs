@@ -21,6 +21,20 @@ use crate::error::{GrapeError, Result};
 pub struct PeerInfo {
     /// The peer's internal address, e.g. `http://10.0.0.2:6335`.
     pub uri: String,
+    #[serde(default)]
+    pub role: PeerRole,
+}
+
+/// What a peer does in the cluster.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum PeerRole {
+    /// Holds shard replicas and votes in the metadata group.
+    #[default]
+    Data,
+    /// Stateless: follows the metadata as a learner, holds no replica and routes every
+    /// request to the data nodes; it can come and go freely.
+    Query,
 }
 
 /// Qdrant's replica states.
@@ -103,6 +117,8 @@ pub enum MetaCommand {
     AddPeer {
         peer_id: PeerId,
         uri: String,
+        #[serde(default)]
+        role: PeerRole,
     },
     /// Removes a peer; refused while it holds replicas unless `force`, which drops them.
     RemovePeer {
@@ -147,8 +163,11 @@ impl ClusterState {
     pub fn apply(&mut self, command: &MetaCommand) -> Result<bool> {
         match command {
             MetaCommand::Change(change) => self.apply_change(change),
-            MetaCommand::AddPeer { peer_id, uri } => {
-                let info = PeerInfo { uri: uri.clone() };
+            MetaCommand::AddPeer { peer_id, uri, role } => {
+                let info = PeerInfo {
+                    uri: uri.clone(),
+                    role: *role,
+                };
                 Ok(self.peers.insert(*peer_id, info.clone()) != Some(info))
             }
             MetaCommand::RemovePeer { peer_id, force } => self.remove_peer(*peer_id, *force),
@@ -228,7 +247,7 @@ impl ClusterState {
         }
         let params = &meta.config.params;
         let load = self.replicas_per_peer();
-        let peers: Vec<PeerId> = self.peers.keys().copied().collect();
+        let peers: Vec<PeerId> = self.data_peers().collect();
         let replica_sets = placement::place_shards(
             &peers,
             &load,
@@ -272,9 +291,17 @@ impl ClusterState {
         true
     }
 
-    /// How many replicas each peer holds, over every collection.
+    /// The peers that may hold replicas.
+    pub fn data_peers(&self) -> impl Iterator<Item = PeerId> + '_ {
+        self.peers
+            .iter()
+            .filter(|(_, info)| info.role == PeerRole::Data)
+            .map(|(&id, _)| id)
+    }
+
+    /// How many replicas each data peer holds, over every collection.
     pub fn replicas_per_peer(&self) -> BTreeMap<PeerId, usize> {
-        let mut load: BTreeMap<PeerId, usize> = self.peers.keys().map(|&p| (p, 0)).collect();
+        let mut load: BTreeMap<PeerId, usize> = self.data_peers().map(|p| (p, 0)).collect();
         for shard in self.shards() {
             for peer in shard.replicas.keys() {
                 *load.entry(*peer).or_default() += 1;
@@ -343,11 +370,20 @@ impl ClusterState {
                 "{shard_name} is already involved in a transfer"
             )));
         }
-        if !self.peers.contains_key(&transfer.to) {
-            return Err(GrapeError::bad_input(format!(
-                "Peer {} does not exist",
-                transfer.to
-            )));
+        match self.peers.get(&transfer.to).map(|p| p.role) {
+            None => {
+                return Err(GrapeError::bad_input(format!(
+                    "Peer {} does not exist",
+                    transfer.to
+                )))
+            }
+            Some(PeerRole::Query) => {
+                return Err(GrapeError::bad_input(format!(
+                    "Peer {} is a query node: it holds no replicas",
+                    transfer.to
+                )))
+            }
+            Some(PeerRole::Data) => {}
         }
         let shard = self
             .shard_of_group_mut(group)

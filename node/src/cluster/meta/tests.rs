@@ -15,13 +15,20 @@ fn meta(shards: u32, replicas: u32) -> CollectionMeta {
     }
 }
 
+fn add_peer(state: &mut ClusterState, peer: PeerId, role: PeerRole) {
+    let uri = format!("http://127.0.0.{peer}:6335");
+    let add = MetaCommand::AddPeer {
+        peer_id: peer,
+        uri,
+        role,
+    };
+    state.apply(&add).unwrap();
+}
+
 fn three_peers() -> ClusterState {
     let mut state = ClusterState::default();
     for peer in [1, 2, 3] {
-        let uri = format!("http://127.0.0.{peer}:6335");
-        state
-            .apply(&MetaCommand::AddPeer { peer_id: peer, uri })
-            .unwrap();
+        add_peer(&mut state, peer, PeerRole::Data);
     }
     state
 }
@@ -53,6 +60,30 @@ fn a_collection_gets_fresh_groups_and_placed_replicas() {
     assert!(!state.apply(&MetaCommand::Change(Box::new(delete))).unwrap());
     create(&mut state, "a", 1, 1).unwrap();
     assert_eq!(state.collections["a"].shards[0].group_id, 4);
+}
+
+#[test]
+fn query_peers_are_given_no_replicas() {
+    let mut state = three_peers();
+    add_peer(&mut state, 4, PeerRole::Query);
+    create(&mut state, "a", 4, 3).unwrap();
+    assert!(state.shards().all(|s| !s.holds(4)));
+    assert!(!state.replicas_per_peer().contains_key(&4));
+    assert_eq!(state.data_peers().collect::<Vec<_>>(), vec![1, 2, 3]);
+    let group = state.collections["a"].shards[0].group_id;
+    let from = *state.collections["a"].shards[0]
+        .replicas
+        .keys()
+        .next()
+        .unwrap();
+    let to_query_peer = MetaCommand::StartTransfer {
+        group_id: group,
+        transfer: transfer(from, 4, true),
+    };
+    match state.apply(&to_query_peer) {
+        Err(GrapeError::BadInput(message)) => assert!(message.contains("query node"), "{message}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
 }
 
 #[test]
