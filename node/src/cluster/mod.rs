@@ -227,7 +227,7 @@ impl Cluster {
                 Ok(())
             }
             Some(bootstrap) => {
-                ask_to_join(&self.ctx, &[bootstrap.clone()], &uri, settings.role).await;
+                ask_to_join(&self.ctx, std::slice::from_ref(bootstrap), &uri, settings.role).await;
                 Ok(())
             }
         }

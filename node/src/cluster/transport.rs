@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use grape_proto::raft::raft_transport_server::RaftTransport;
 use grape_proto::raft::RaftMessage;
-use openraft::raft::InstallSnapshotRequest;
+use openraft::raft::{AppendEntriesResponse, InstallSnapshotRequest};
 use openraft::{Raft, RaftTypeConfig};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -14,6 +14,7 @@ use tonic::{Request, Response, Status};
 use super::codec::{decode_raft, encode_raft};
 use super::groups::Groups;
 use super::raft_types::{GroupId, MetaConfig, ShardConfig, META_GROUP};
+use super::replica::LocalReplica;
 
 pub struct RaftService {
     groups: Arc<Groups>,
@@ -24,11 +25,14 @@ impl RaftService {
         RaftService { groups }
     }
 
-    fn shard(&self, group: GroupId) -> Result<Raft<ShardConfig>, Status> {
+    fn replica(&self, group: GroupId) -> Result<Arc<LocalReplica>, Status> {
         self.groups
             .replica(group)
-            .map(|r| r.raft.clone())
             .ok_or_else(|| Status::not_found(format!("shard group {group} is not on this peer")))
+    }
+
+    fn shard(&self, group: GroupId) -> Result<Raft<ShardConfig>, Status> {
+        self.replica(group).map(|r| r.raft.clone())
     }
 }
 
@@ -68,7 +72,19 @@ impl RaftTransport for RaftService {
         let message = request.into_inner();
         match message.group_id {
             META_GROUP => reply(self.groups.meta.append_entries(decode(&message)?).await),
-            group => reply(self.shard(group)?.append_entries(decode(&message)?).await),
+            group => {
+                let replica = self.replica(group)?;
+                let answer = replica.raft.append_entries(decode(&message)?).await;
+                // A deposed leader's messages (answered with a higher vote) do not count.
+                match &answer {
+                    Ok(
+                        AppendEntriesResponse::Success | AppendEntriesResponse::PartialSuccess(_),
+                    ) => replica.heard_from_leader(true),
+                    Ok(AppendEntriesResponse::Conflict) => replica.heard_from_leader(false),
+                    _ => {}
+                }
+                reply(answer)
+            }
         }
     }
 

@@ -4,15 +4,17 @@
 mod machine;
 pub mod set;
 mod visibility;
+mod watchdog;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use openraft::error::{ClientWriteError, RaftError};
 use openraft::{Config, SnapshotPolicy};
+use parking_lot::Mutex;
 
 pub use machine::SinceSnapshot;
 use machine::{Position, ShardMachine};
@@ -42,9 +44,8 @@ const COMMIT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const ELECTION_TIMEOUT_MAX: Duration = Duration::from_millis(800);
 
 /// Raft timing of shard groups. In openraft 0.9 a follower campaigns once its leader was
-/// silent for the lease plus its election timeout (1.2–1.6 s here), and one whose vote was
-/// refused for a shorter log waits twice the lease more: so a dead leader is replaced
-/// within about 2.5 s even when the first candidate loses.
+/// silent for the lease plus its election timeout (1.2–1.6 s here); the [`watchdog`]
+/// campaigns sooner, once the lease ran out.
 fn shard_raft_config() -> Config {
     Config {
         cluster_name: "grape-shard".to_string(),
@@ -73,6 +74,13 @@ pub struct LocalReplica {
     handing_to: AtomicU64,
     /// Bumped by every election hold, so only the latest hold lifts it.
     election_holds: AtomicU64,
+    /// When the latest election hold ends.
+    held_until: Mutex<Instant>,
+    /// When this replica last heard from its group's leader (or led it, or opened).
+    leader_contact: Mutex<Instant>,
+    /// Whether its log matched a leader's since it opened (a restarted replica may be far
+    /// behind until then).
+    followed_a_leader: AtomicBool,
 }
 
 /// A handover in progress on a leader; dropping it resumes writes and heartbeats.
@@ -131,8 +139,12 @@ impl LocalReplica {
             since_snapshot,
             handing_to: AtomicU64::new(0),
             election_holds: AtomicU64::new(0),
+            held_until: Mutex::new(Instant::now()),
+            leader_contact: Mutex::new(Instant::now()),
+            followed_a_leader: AtomicBool::new(false),
         });
         tokio::spawn(replica.clone().snapshot_when_due());
+        tokio::spawn(watchdog::campaign_when_leader_silent(replica.clone()));
         crate::metrics::raft::follow_leader(group, replica.raft.metrics());
         Ok(replica)
     }
@@ -164,6 +176,7 @@ impl LocalReplica {
     /// Keeps this replica from campaigning for `period` (another voter is taking over).
     pub fn hold_elections(self: &Arc<Self>, period: Duration) {
         let hold = self.election_holds.fetch_add(1, Ordering::SeqCst) + 1;
+        *self.held_until.lock() = Instant::now() + period;
         self.raft.runtime_config().elect(false);
         let replica = self.clone();
         tokio::spawn(async move {
@@ -172,6 +185,27 @@ impl LocalReplica {
                 replica.raft.runtime_config().elect(true);
             }
         });
+    }
+
+    fn elections_held(&self) -> bool {
+        Instant::now() < *self.held_until.lock()
+    }
+
+    /// Records a message from the group's leader (the Raft server saw one arrive), and
+    /// whether this replica's log matched the leader's.
+    pub fn heard_from_leader(&self, log_matched: bool) {
+        *self.leader_contact.lock() = Instant::now();
+        if log_matched {
+            self.followed_a_leader.store(true, Ordering::Relaxed);
+        }
+    }
+
+    fn followed_a_leader(&self) -> bool {
+        self.followed_a_leader.load(Ordering::Relaxed)
+    }
+
+    fn leader_silence(&self) -> Duration {
+        self.leader_contact.lock().elapsed()
     }
 
     /// Validates operations against this replica (the leader) and commits them; returns the
