@@ -227,7 +227,13 @@ impl Cluster {
                 Ok(())
             }
             Some(bootstrap) => {
-                ask_to_join(&self.ctx, std::slice::from_ref(bootstrap), &uri, settings.role).await;
+                ask_to_join(
+                    &self.ctx,
+                    std::slice::from_ref(bootstrap),
+                    &uri,
+                    settings.role,
+                )
+                .await;
                 Ok(())
             }
         }
