@@ -128,7 +128,7 @@ async fn update_member_addresses(
 async fn remove_stale_members<T>(
     replica: &LocalReplica,
     metrics: &openraft::RaftMetrics<PeerId, PeerNode>,
-    placed: &std::collections::BTreeMap<PeerId, T>,
+    placed: &BTreeMap<PeerId, T>,
 ) {
     let membership = metrics.membership_config.membership();
     let voters: BTreeSet<PeerId> = membership.voter_ids().collect();

@@ -81,8 +81,9 @@ pub struct ClusterSettings {
     pub transfer_rate_limit: Option<u64>,
 }
 
-/// How long a stopping node may spend handing its shard leaderships over.
-const HAND_OFF_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a stopping node may spend readying the cluster: handing its shard leaderships
+/// over, or leaving (a query node).
+const STOP_PREPARATION_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Raft timing of the metadata group: slower than shards, it changes rarely.
 fn meta_raft_config() -> Config {
@@ -322,7 +323,7 @@ impl Cluster {
 
     async fn hand_off_leaderships(&self) {
         let shed = leadership::shed_leaderships(&self.ctx, &self.groups);
-        match tokio::time::timeout(HAND_OFF_TIMEOUT, shed).await {
+        match tokio::time::timeout(STOP_PREPARATION_TIMEOUT, shed).await {
             Ok(0) => tracing::info!("no shard leadership left on this node"),
             Ok(left) => tracing::warn!(left, "some shard leaderships were not handed off"),
             Err(_) => tracing::warn!("handing off shard leaderships timed out"),
@@ -331,7 +332,7 @@ impl Cluster {
 
     async fn leave(&self) {
         let leave = self.remove_peer(self.ctx.peer_id, false);
-        match tokio::time::timeout(HAND_OFF_TIMEOUT, leave).await {
+        match tokio::time::timeout(STOP_PREPARATION_TIMEOUT, leave).await {
             Ok(Ok(_)) => tracing::info!("left the cluster"),
             Ok(Err(e)) => tracing::warn!(error = %e, "could not leave the cluster"),
             Err(_) => tracing::warn!("leaving the cluster timed out"),

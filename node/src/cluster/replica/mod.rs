@@ -72,9 +72,7 @@ pub struct LocalReplica {
     /// The voter leadership is being handed to (0: none): writes and linearizable reads
     /// are redirected there meanwhile.
     handing_to: AtomicU64,
-    /// Bumped by every election hold, so only the latest hold lifts it.
-    election_holds: AtomicU64,
-    /// When the latest election hold ends.
+    /// When the latest election hold ends: only the hold that set it lifts it.
     held_until: Mutex<Instant>,
     /// When this replica last heard from its group's leader (or led it, or opened).
     leader_contact: Mutex<Instant>,
@@ -138,7 +136,6 @@ impl LocalReplica {
             dir,
             since_snapshot,
             handing_to: AtomicU64::new(0),
-            election_holds: AtomicU64::new(0),
             held_until: Mutex::new(Instant::now()),
             leader_contact: Mutex::new(Instant::now()),
             followed_a_leader: AtomicBool::new(false),
@@ -175,13 +172,12 @@ impl LocalReplica {
 
     /// Keeps this replica from campaigning for `period` (another voter is taking over).
     pub fn hold_elections(self: &Arc<Self>, period: Duration) {
-        let hold = self.election_holds.fetch_add(1, Ordering::SeqCst) + 1;
         *self.held_until.lock() = Instant::now() + period;
         self.raft.runtime_config().elect(false);
         let replica = self.clone();
         tokio::spawn(async move {
             tokio::time::sleep(period).await;
-            if replica.election_holds.load(Ordering::SeqCst) == hold {
+            if !replica.elections_held() {
                 replica.raft.runtime_config().elect(true);
             }
         });
