@@ -3,6 +3,7 @@
 //! leadership handover.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use grape_proto::internal::internal_server::Internal;
 use grape_proto::internal::{
@@ -18,6 +19,7 @@ use super::leadership::{self, Outcome};
 use super::meta::MetaCommand;
 use super::raft_types::{GroupId, PeerId};
 use super::replica::set::{serve_read, RemoteRead};
+use super::replica::visibility::VISIBILITY_WAIT;
 use super::replica::{LocalReplica, LocalWriteError};
 use super::Cluster;
 use crate::error::GrapeError;
@@ -78,6 +80,19 @@ impl InternalService {
         self.groups()
             .replica(group)
             .ok_or_else(|| not_leader_status(None))
+    }
+
+    /// The replica of `group` here, waiting up to [`VISIBILITY_WAIT`] for it to open.
+    async fn opened_replica(&self, group: GroupId) -> Result<Arc<LocalReplica>, Status> {
+        let deadline = tokio::time::Instant::now() + VISIBILITY_WAIT;
+        loop {
+            match self.replica(group) {
+                Err(_) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(20)).await
+                }
+                found => return found,
+            }
+        }
     }
 }
 
@@ -212,7 +227,8 @@ impl Internal for InternalService {
         request: Request<AppliedRequest>,
     ) -> Result<Response<AppliedReply>, Status> {
         let request = request.into_inner();
-        let replica = self.replica(request.group_id)?;
+        // A write may commit before this peer opened its replica of a new group.
+        let replica = self.opened_replica(request.group_id).await?;
         let applied = replica.wait_applied(request.log_index).await;
         Ok(Response::new(AppliedReply { applied }))
     }

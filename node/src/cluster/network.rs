@@ -86,6 +86,16 @@ impl PeerChannels {
 /// fewer entries.
 const APPEND_BYTES_BUDGET: usize = 1 << 20;
 
+/// True if `status` came from the peer itself rather than from a failed connection or a
+/// timeout.
+fn peer_answered(status: &tonic::Status) -> bool {
+    use tonic::Code;
+    !matches!(
+        status.code(),
+        Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled | Code::Unknown
+    )
+}
+
 /// How many entries to send instead of `entries` whose encoding took `bytes`, if too many.
 fn fewer_entries(entries: usize, bytes: usize) -> Option<u64> {
     if entries <= 1 || bytes <= APPEND_BYTES_BUDGET {
@@ -182,6 +192,10 @@ where
         // Any failed call backs off (openraft retries `Network` errors at once): the peer may
         // be down, partitioned, or not hosting the group yet.
         let reply = call(client, request).await.map_err(|status| {
+            // A peer that refused the call (e.g. it does not host the group yet) is running.
+            if peer_answered(&status) {
+                self.health.answered(self.target);
+            }
             let error = std::io::Error::other(status.message().to_string());
             RPCError::Unreachable(Unreachable::new(&error))
         })?;

@@ -3,7 +3,7 @@
 
 mod machine;
 pub mod set;
-mod visibility;
+pub mod visibility;
 mod watchdog;
 
 use std::collections::BTreeMap;
