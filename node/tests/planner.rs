@@ -64,14 +64,14 @@ fn engine_with(data: &Data) -> (tempfile::TempDir, Engine) {
     let dir = tempfile::tempdir().expect("tempdir");
     let engine = Engine::open(dir.path()).expect("engine");
     let create: CreateCollection = serde_json::from_value(json!({
-        "vectors": {"size": DIM, "distance": "Euclid"},
+        "vectors": {"size": data.vectors[0].len(), "distance": "Euclid"},
         "hnsw_config": {"full_scan_threshold": 10, "m": 16, "ef_construct": 64},
     }))
     .expect("create");
     engine
         .create_collection("c", create)
         .expect("create collection");
-    let points: Vec<PointStruct> = (0..POINTS)
+    let points: Vec<PointStruct> = (0..data.vectors.len() as u64)
         .map(|i| PointStruct {
             id: PointId::Num(i),
             vector: VectorStruct::Single(data.vectors[i as usize].clone()),
@@ -122,7 +122,7 @@ impl PointView for View<'_> {
 /// Ids passing the filter, by `Filter::check`.
 fn reference_matches(data: &Data, filter: &Filter) -> Vec<u64> {
     let tokenizer = Tokenizer::default();
-    (0..POINTS)
+    (0..data.payloads.len() as u64)
         .filter(|&id| {
             filter.check(&View {
                 id,
@@ -206,6 +206,17 @@ fn check(
     filter: &Filter,
     queries: &[Vec<f32>],
 ) -> (f64, HashSet<String>) {
+    check_at(engine, data, filter, queries, 64)
+}
+
+/// [`check`] with the walks' `hnsw_ef`.
+fn check_at(
+    engine: &Engine,
+    data: &Data,
+    filter: &Filter,
+    queries: &[Vec<f32>],
+    ef: usize,
+) -> (f64, HashSet<String>) {
     let allowed = reference_matches(data, filter);
     let count: CountRequest = serde_json::from_value(json!({"exact": true})).expect("count");
     let count = CountRequest {
@@ -223,7 +234,7 @@ fn check(
         ..Default::default()
     };
     let approximate = SearchParams {
-        hnsw_ef: Some(64),
+        hnsw_ef: Some(ef),
         ..Default::default()
     };
     let (mut hits, mut wanted, mut plans) = (0, 0, HashSet::new());
@@ -332,4 +343,49 @@ fn each_plan_is_chosen_where_it_is_cheapest_and_keeps_recall() {
         assert!(plans.contains(expected_plan), "{filter:?}: plans {plans:?}");
         assert!(recall >= 0.95, "{filter:?}: recall {recall}");
     }
+}
+
+/// `CLUSTERS` tight clusters of points; `n` is a point's cluster and the rest of the payload
+/// is the same everywhere.
+fn clustered(seed: u64, points: usize) -> (Data, Vec<Vec<f32>>) {
+    const CLUSTERS: usize = 20;
+    const CLUSTER_DIM: usize = 32;
+    let mut rng = StdRng::seed_from_u64(seed);
+    let centres: Vec<Vec<f32>> = (0..CLUSTERS)
+        .map(|_| {
+            (0..CLUSTER_DIM)
+                .map(|_| rng.gen_range(-1.7f32..1.7))
+                .collect()
+        })
+        .collect();
+    let mut near = |c: usize| -> Vec<f32> {
+        centres[c]
+            .iter()
+            .map(|x| x + rng.gen_range(-0.6f32..0.6))
+            .collect()
+    };
+    let vectors = (0..points).map(|i| near(i % CLUSTERS)).collect();
+    let queries = (0..40).map(|q| near(q % CLUSTERS)).collect();
+    let payloads = (0..points)
+        .map(|i| {
+            let p = json!({"tag": "t0", "n": i % CLUSTERS, "text": "alpha", "free": 0,
+                "place": {"lon": 0.0, "lat": 45.0}});
+            p.as_object().cloned().expect("object")
+        })
+        .collect();
+    (Data { vectors, payloads }, queries)
+}
+
+#[test]
+fn a_filter_keeping_other_clusters_than_the_querys_keeps_recall() {
+    // Half the queries sit in clusters the filter rejects: a walk of the main graph stays
+    // among rejected points there, so the shard must notice and score exactly.
+    let (data, queries) = clustered(11, 10_000);
+    let (_dir, engine) = engine_with(&data);
+    let filter: Filter =
+        serde_json::from_value(json!({"must": [{"key": "n", "range": {"lt": 10}}]}))
+            .expect("filter");
+    let (recall, plans) = check_at(&engine, &data, &filter, &queries, 32);
+    assert!(plans.contains("Graph"), "plans {plans:?}");
+    assert!(recall >= 0.95, "recall {recall}");
 }

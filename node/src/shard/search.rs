@@ -2,6 +2,8 @@
 //! how many points it keeps), the plan chosen from it (see [`super::cost`]), and its
 //! execution.
 
+use std::cell::Cell;
+
 use roaring::RoaringBitmap;
 
 use crate::error::{GrapeError, Result};
@@ -110,6 +112,11 @@ impl<'a> Selection<'a> {
         }
     }
 
+    /// The expected share of the live points that match.
+    fn share(&self, state: &ShardState) -> f64 {
+        self.matches as f64 / state.len().max(1) as f64
+    }
+
     /// The exact number of matching points, when the indexes know it.
     pub fn exact_count(&self, state: &ShardState) -> Option<u64> {
         match (&self.answer.set, self.answer.exact) {
@@ -166,7 +173,14 @@ pub fn search(state: &ShardState, query: &ShardQuery) -> Result<Vec<ScoredOffset
             best_of(space, found, query.top)
         }
         (Plan::Graph { ef } | Plan::ValueGraphs { ef }, _) => {
-            scoring.search_graph(&space.index, query.top, ef, &accept)
+            let walk = WalkTally::new(&accept);
+            let found = scoring.search_graph(&space.index, query.top, ef, &|o| walk.check(o));
+            let share = selection.as_ref().map(|s| s.share(state));
+            if share.is_some_and(|share| walk.found_rare(share)) {
+                exact()
+            } else {
+                found
+            }
         }
     };
     // A selective filter can starve a walk: then score the matching points exactly.
@@ -184,6 +198,45 @@ pub fn search(state: &ShardState, query: &ShardQuery) -> Result<Vec<ScoredOffset
         });
     }
     Ok(results)
+}
+
+/// What a graph walk checked and accepted. A filter far rarer among the points the walk
+/// checked than in the whole shard is rare around the query (it correlates with the
+/// vectors, e.g. it keeps other clusters): the walk wandered through rejected points and can
+/// miss the nearest matches beyond them, so exact scoring answers instead.
+struct WalkTally<'a> {
+    accept: &'a dyn Fn(u32) -> bool,
+    checked: Cell<u64>,
+    accepted: Cell<u64>,
+}
+
+/// A walk whose accepted share is below this fraction of the filter's share found it rare.
+const RARE_AROUND_QUERY: f64 = 0.5;
+/// Fewer checks than this say too little about the neighbourhood.
+const TALLY_MIN_CHECKS: u64 = 100;
+
+impl<'a> WalkTally<'a> {
+    fn new(accept: &'a dyn Fn(u32) -> bool) -> Self {
+        WalkTally {
+            accept,
+            checked: Cell::new(0),
+            accepted: Cell::new(0),
+        }
+    }
+
+    fn check(&self, offset: u32) -> bool {
+        let accepted = (self.accept)(offset);
+        self.checked.set(self.checked.get() + 1);
+        self.accepted.set(self.accepted.get() + u64::from(accepted));
+        accepted
+    }
+
+    /// Did the walk find the filter rare, given the share of points it keeps overall?
+    fn found_rare(&self, share: f64) -> bool {
+        let checked = self.checked.get();
+        checked >= TALLY_MIN_CHECKS
+            && (self.accepted.get() as f64) < RARE_AROUND_QUERY * share * checked as f64
+    }
 }
 
 /// Runs a sparse search: through the posting lists of the query's dimensions, or, when the
