@@ -67,13 +67,13 @@ pub trait NodeAdmin: Send + Sync {
     fn plan_rebalance<'a>(
         &'a self,
         uri: &'a str,
-        collection: &'a str,
+        scope: &'a RebalanceScope,
     ) -> BoxFuture<'a, Result<RebalancePlan, AdminError>>;
     /// Starts up to `max_concurrent_moves` of the plan's moves; answers with the whole plan.
     fn rebalance<'a>(
         &'a self,
         uri: &'a str,
-        collection: &'a str,
+        scope: &'a RebalanceScope,
         max_concurrent_moves: u32,
     ) -> BoxFuture<'a, Result<RebalancePlan, AdminError>>;
     /// Starts moving (or copying) one shard replica; returns once the cluster accepted it
@@ -83,6 +83,21 @@ pub trait NodeAdmin: Send + Sync {
         uri: &'a str,
         request: TransferShardRequest,
     ) -> BoxFuture<'a, Result<(), AdminError>>;
+}
+
+/// The collections a rebalance covers: `collection` (empty: every one) except `excluded`
+/// (those Manual placements pin).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RebalanceScope {
+    pub collection: String,
+    pub excluded: Vec<String>,
+}
+
+impl RebalanceScope {
+    pub fn covers(&self, collection: &str) -> bool {
+        (self.collection.is_empty() || self.collection == collection)
+            && !self.excluded.iter().any(|c| c == collection)
+    }
 }
 
 /// The admin service over gRPC, one short-lived connection per call.
@@ -175,12 +190,13 @@ impl NodeAdmin for GrpcAdmin {
     fn plan_rebalance<'a>(
         &'a self,
         uri: &'a str,
-        collection: &'a str,
+        scope: &'a RebalanceScope,
     ) -> BoxFuture<'a, Result<RebalancePlan, AdminError>> {
         Box::pin(async move {
             let request = PlanRebalanceRequest {
-                collection: collection.to_string(),
+                collection: scope.collection.clone(),
                 peers: Vec::new(),
+                excluded_collections: scope.excluded.clone(),
             };
             let reply = self
                 .client(uri)
@@ -195,14 +211,15 @@ impl NodeAdmin for GrpcAdmin {
     fn rebalance<'a>(
         &'a self,
         uri: &'a str,
-        collection: &'a str,
+        scope: &'a RebalanceScope,
         max_concurrent_moves: u32,
     ) -> BoxFuture<'a, Result<RebalancePlan, AdminError>> {
         Box::pin(async move {
             let request = RebalanceRequest {
-                collection: collection.to_string(),
+                collection: scope.collection.clone(),
                 peers: Vec::new(),
                 max_concurrent_moves,
+                excluded_collections: scope.excluded.clone(),
             };
             let reply = self
                 .client(uri)

@@ -12,12 +12,13 @@ use std::time::Duration;
 use futures::StreamExt;
 use grape_proto::cluster::{ClusterInfo, ReplicaState, TransferShardRequest};
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::events::EventType;
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 
+use crate::admin::RebalanceScope;
 use crate::build::Names;
 use crate::crd::{
     Approval, PlacementMode, PlacementPhase, PlannedMove, ShardPlacement, ShardPlacementStatus,
@@ -130,20 +131,55 @@ async fn pass(
     previous: &ShardPlacementStatus,
     now: Timestamp,
 ) -> Result<Result<PlacementStep, Obstacle>, Error> {
-    Ok(match target(sp, ctx).await? {
-        Ok(target) => act(sp, ctx, &target, previous, now).await,
+    let target = match target(sp, ctx).await? {
+        Ok(target) => target,
+        Err(obstacle) => return Ok(Err(obstacle)),
+    };
+    Ok(match rebalance_scope(sp, ctx).await? {
+        Ok(scope) => act(sp, ctx, &target, &scope, previous, now).await,
         Err(obstacle) => Err(obstacle),
     })
+}
+
+/// The collections the placement acts on: its own (or every one), and for a Balanced one
+/// not those the cluster's Manual placements pin.
+async fn rebalance_scope(
+    sp: &ShardPlacement,
+    ctx: &Context,
+) -> Result<Result<RebalanceScope, Obstacle>, Error> {
+    if sp.spec.mode == PlacementMode::Manual {
+        return Ok(Ok(RebalanceScope {
+            collection: sp.spec.collection.clone().unwrap_or_default(),
+            excluded: Vec::new(),
+        }));
+    }
+    let namespace = sp.namespace().unwrap_or_else(|| "default".into());
+    let api: Api<ShardPlacement> = Api::namespaced(ctx.client.clone(), &namespace);
+    let placements = api.list(&ListParams::default()).await.map_err(kube_err(
+        "list",
+        "ShardPlacements",
+        &namespace,
+    ))?;
+    let pinned: Vec<(String, Option<String>)> = placements
+        .items
+        .iter()
+        .filter(|p| {
+            p.spec.cluster_ref == sp.spec.cluster_ref && p.spec.mode == PlacementMode::Manual
+        })
+        .map(|p| (p.name_any(), p.spec.collection.clone()))
+        .collect();
+    let scope = decide::balanced_scope(sp.spec.collection.as_deref(), &pinned);
+    Ok(scope.map_err(|message| Obstacle::passing("PinnedManually", message)))
 }
 
 async fn act(
     sp: &ShardPlacement,
     ctx: &Context,
     target: &Target,
+    scope: &RebalanceScope,
     previous: &ShardPlacementStatus,
     now: Timestamp,
 ) -> Result<PlacementStep, Obstacle> {
-    let collection = sp.spec.collection.clone().unwrap_or_default();
     let pods = decide::pods_of_peers(&target.info, &target.names);
     let manual = match sp.spec.mode {
         PlacementMode::Balanced => None,
@@ -151,9 +187,9 @@ async fn act(
     };
     let planned: Vec<PlannedMove> = match &manual {
         Some(transfers) => transfers.iter().map(Transfer::planned_move).collect(),
-        None => balanced_plan(ctx, target, &collection, &pods).await?,
+        None => balanced_plan(ctx, target, scope, &pods).await?,
     };
-    let running = running_moves(&target.info, &pods, &collection);
+    let running = running_moves(&target.info, &pods, scope);
     let held = held_replicas(&target.info, &pods);
     let step = decide::step(&PlacementView {
         generation: sp.metadata.generation,
@@ -170,7 +206,7 @@ async fn act(
             Some(transfers) => start_transfers(sp, ctx, target, &pods, transfers).await,
             None => {
                 let limit = sp.spec.max_concurrent_moves.unwrap_or(1);
-                let plan = ctx.admin.rebalance(&target.uri, &collection, limit).await;
+                let plan = ctx.admin.rebalance(&target.uri, scope, limit).await;
                 plan.map(|_| ())
             }
         };
@@ -183,12 +219,12 @@ async fn act(
 async fn balanced_plan(
     ctx: &Context,
     target: &Target,
-    collection: &str,
+    scope: &RebalanceScope,
     pods: &BTreeMap<u64, String>,
 ) -> Result<Vec<PlannedMove>, Obstacle> {
     let plan = ctx
         .admin
-        .plan_rebalance(&target.uri, collection)
+        .plan_rebalance(&target.uri, scope)
         .await
         .map_err(|e| Obstacle::passing("PlanFailed", e.to_string()))?;
     let moves = plan.moves.iter().map(|m| PlannedMove {
@@ -203,15 +239,15 @@ async fn balanced_plan(
     Ok(moves.collect())
 }
 
-/// The transfers in flight in `collection` (empty: any), with their progress.
+/// The transfers in flight in the scope's collections, with their progress.
 fn running_moves(
     info: &ClusterInfo,
     pods: &BTreeMap<u64, String>,
-    collection: &str,
+    scope: &RebalanceScope,
 ) -> Vec<PlannedMove> {
     info.transfers
         .iter()
-        .filter(|t| collection.is_empty() || t.collection == collection)
+        .filter(|t| scope.covers(&t.collection))
         .map(|t| {
             let progress = t.progress.clone().unwrap_or_default();
             PlannedMove {

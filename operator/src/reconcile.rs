@@ -128,6 +128,7 @@ pub async fn apply(vc: &VectorCluster, ctx: &Context) -> Result<Action, Error> {
     });
     announce(vc, ctx, &seen, &previous, &status, replicas, partition).await?;
     write_status(vc, ctx, &status).await?;
+    forget_departed(vc, ctx, &seen, &previous).await?;
     if !vc.spec.paused {
         request_rebalance(vc, ctx, &seen, &status).await?;
     }
@@ -715,6 +716,35 @@ async fn request_rebalance(
         note,
     )
     .await
+}
+
+/// Removes the `status.nodes` entries of pods that are gone. Each entry belongs to its node's
+/// field manager (`grape-node-<pod>`), so applying an empty list as that manager deletes it.
+async fn forget_departed(
+    vc: &VectorCluster,
+    ctx: &Context,
+    seen: &Seen,
+    previous: &VectorClusterStatus,
+) -> Result<(), Error> {
+    let names = Names::of(vc);
+    let api: Api<VectorCluster> = Api::namespaced(ctx.client.clone(), &names.namespace);
+    let body = serde_json::json!({
+        "apiVersion": VectorCluster::api_version(&()),
+        "kind": VectorCluster::kind(&()),
+        "status": { "nodes": [] },
+    });
+    for pod in decide::departed_reports(&previous.nodes, &seen.pods, Timestamp::now()) {
+        let manager = format!("grape-node-{pod}");
+        api.patch_status(
+            &names.cluster,
+            &PatchParams::apply(&manager).force(),
+            &Patch::Apply(&body),
+        )
+        .await
+        .map_err(kube_err("patch status of", "VectorCluster", &names.cluster))?;
+        tracing::info!(cluster = %names.cluster, pod, "removed the report of a departed node");
+    }
+    Ok(())
 }
 
 /// Applies the operator's part of the status (never `nodes`: those entries are the nodes').

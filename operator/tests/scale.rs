@@ -177,6 +177,17 @@ async fn scale_out_rebalances_and_scale_in_drains_first() -> Result<()> {
             "no {reason} event about {about:?} in {events:?}"
         );
     }
+    // The drained pods' own status entries go once they have been silent for a while.
+    common::wait_for("the departed nodes' reports to go", long, || async {
+        let status = clusters.get_status("vec").await?.status.unwrap_or_default();
+        let reporting: BTreeSet<&str> = status.nodes.iter().map(|n| n.name.as_str()).collect();
+        ensure!(
+            reporting == BTreeSet::from(["vec-0", "vec-1", "vec-2"]),
+            "status.nodes: {reporting:?}"
+        );
+        Ok(())
+    })
+    .await?;
     operator.abort();
     eprintln!("done after {:?}", started.elapsed());
     Ok(())

@@ -15,6 +15,7 @@ use super::context::peer_request;
 use super::meta::{ClusterState, MetaCommand, PeerRole, ReplicaState as MetaReplicaState};
 use super::operations::{ClusterOperation, ShardTransferRequest};
 use super::raft_types::{GroupId, PeerId};
+use super::rebalance::Scope;
 use super::{leadership, planner, rebalance, transfer, Cluster};
 
 pub struct AdminService {
@@ -205,11 +206,18 @@ impl AdminService {
             .collect()
     }
 
-    async fn plan(&self, collection: &str, peers: &[PeerHint]) -> planner::Plan {
+    async fn plan(&self, scope: Scope<'_>, peers: &[PeerHint]) -> planner::Plan {
         let leaders = self.cluster_leaders().await;
         let state = self.cluster.ctx.meta.borrow().state.clone();
-        let collection = (!collection.is_empty()).then_some(collection);
-        rebalance::plan(&state, &leaders, collection, &Self::hints(peers))
+        rebalance::plan(&state, &leaders, scope, &Self::hints(peers))
+    }
+}
+
+/// The scope of a plan request: `collection` (empty: every one) minus `excluded`.
+fn scope<'a>(collection: &'a str, excluded: &'a [String]) -> Scope<'a> {
+    Scope {
+        collection: (!collection.is_empty()).then_some(collection),
+        excluded,
     }
 }
 
@@ -396,8 +404,9 @@ impl ClusterService for AdminService {
         request: Request<PlanRebalanceRequest>,
     ) -> Result<Response<RebalancePlan>, Status> {
         let r = request.into_inner();
+        let scope = scope(&r.collection, &r.excluded_collections);
         Ok(Response::new(plan_to_proto(
-            self.plan(&r.collection, &r.peers).await,
+            self.plan(scope, &r.peers).await,
         )))
     }
 
@@ -406,13 +415,12 @@ impl ClusterService for AdminService {
         request: Request<RebalanceRequest>,
     ) -> Result<Response<RebalancePlan>, Status> {
         let r = request.into_inner();
-        let collection = (!r.collection.is_empty()).then_some(r.collection.as_str());
         let plan = rebalance::rebalance(
             &self.cluster.ctx,
             &self.cluster.groups,
             &self.cluster.proposer,
             &self.cluster_leaders().await,
-            collection,
+            scope(&r.collection, &r.excluded_collections),
             &Self::hints(&r.peers),
             r.max_concurrent_moves.max(1) as usize,
         )

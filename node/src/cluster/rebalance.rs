@@ -30,12 +30,31 @@ pub struct PeerHint {
 const DRAIN_CONCURRENCY: usize = 2;
 const DRAIN_CHECK_EVERY: Duration = Duration::from_secs(1);
 
-/// The planner's view of the cluster, restricted to `collection` if given; transfers in
+/// The collections a plan covers: one (`None`: every one) except the excluded ones.
+#[derive(Debug, Clone, Copy)]
+pub struct Scope<'a> {
+    pub collection: Option<&'a str>,
+    pub excluded: &'a [String],
+}
+
+impl Scope<'_> {
+    pub const EVERY_COLLECTION: Scope<'static> = Scope {
+        collection: None,
+        excluded: &[],
+    };
+
+    fn covers(&self, collection: &str) -> bool {
+        self.collection.is_none_or(|c| c == collection)
+            && !self.excluded.iter().any(|c| c == collection)
+    }
+}
+
+/// The planner's view of the cluster, restricted to the scope's collections; transfers in
 /// flight count as done.
 pub fn planner_input(
     state: &ClusterState,
     leaders: &BTreeMap<GroupId, PeerId>,
-    collection: Option<&str>,
+    scope: Scope,
     hints: &BTreeMap<PeerId, PeerHint>,
 ) -> (Vec<PlanNode>, Vec<PlanShard>) {
     let nodes = state
@@ -53,7 +72,7 @@ pub fn planner_input(
     let shards = state
         .collections
         .iter()
-        .filter(|(name, _)| collection.is_none_or(|c| c == name.as_str()))
+        .filter(|(name, _)| scope.covers(name))
         .flat_map(|(name, entry)| {
             entry.shards.iter().enumerate().map(move |(id, placement)| {
                 let mut replicas: BTreeSet<PeerId> = placement.replicas.keys().copied().collect();
@@ -81,10 +100,10 @@ pub fn planner_input(
 pub fn plan(
     state: &ClusterState,
     leaders: &BTreeMap<GroupId, PeerId>,
-    collection: Option<&str>,
+    scope: Scope,
     hints: &BTreeMap<PeerId, PeerHint>,
 ) -> Plan {
-    let (nodes, shards) = planner_input(state, leaders, collection, hints);
+    let (nodes, shards) = planner_input(state, leaders, scope, hints);
     planner::plan(&nodes, &shards)
 }
 
@@ -128,12 +147,12 @@ pub async fn rebalance(
     groups: &Arc<Groups>,
     proposer: &MetaProposer,
     leaders: &BTreeMap<GroupId, PeerId>,
-    collection: Option<&str>,
+    scope: Scope<'_>,
     hints: &BTreeMap<PeerId, PeerHint>,
     limit: usize,
 ) -> Result<Plan> {
     let state = ctx.meta.borrow().state.clone();
-    let plan = plan(&state, leaders, collection, hints);
+    let plan = plan(&state, leaders, scope, hints);
     if plan.moves.is_empty() && state.transfers.is_empty() {
         start_leader_moves(ctx, groups, &state, &plan, limit);
     } else {
@@ -201,7 +220,12 @@ async fn drain_step(
 ) -> Result<()> {
     // Only the moves off draining peers: a drain is not a rebalance of the others.
     let state = ctx.meta.borrow().state.clone();
-    let mut plan = plan(&state, &BTreeMap::new(), None, &BTreeMap::new());
+    let mut plan = plan(
+        &state,
+        &BTreeMap::new(),
+        Scope::EVERY_COLLECTION,
+        &BTreeMap::new(),
+    );
     plan.moves.retain(|m| draining.contains(&m.from));
     start(proposer, moves_to_start(&state, &plan, DRAIN_CONCURRENCY)).await?;
     let state = ctx.meta.borrow().state.clone();
@@ -273,7 +297,12 @@ mod tests {
         state.collections.get_mut("c").unwrap().shards[0]
             .replicas
             .insert(2, ReplicaState::Partial);
-        let (nodes, shards) = planner_input(&state, &BTreeMap::new(), None, &BTreeMap::new());
+        let (nodes, shards) = planner_input(
+            &state,
+            &BTreeMap::new(),
+            Scope::EVERY_COLLECTION,
+            &BTreeMap::new(),
+        );
         assert_eq!(shards[0].replicas, BTreeSet::from([2]));
         let plan = planner::plan(&nodes, &shards);
         assert_eq!(plan.moves.len(), 1, "{plan:?}");
@@ -289,10 +318,33 @@ mod tests {
     fn draining_peers_are_emptied_by_the_plan() {
         let mut state = state_with_shards(&[&[1, 3], &[2, 3]]);
         state.draining.insert(3);
-        let (nodes, shards) = planner_input(&state, &BTreeMap::new(), None, &BTreeMap::new());
+        let (nodes, shards) = planner_input(
+            &state,
+            &BTreeMap::new(),
+            Scope::EVERY_COLLECTION,
+            &BTreeMap::new(),
+        );
         let plan = planner::plan(&nodes, &shards);
         assert_eq!(plan.moves.len(), 2);
         assert!(plan.moves.iter().all(|m| m.from == 3 && m.to != 3));
         assert_eq!(remaining_replicas(&state, 3), 2);
+    }
+
+    #[test]
+    fn excluded_collections_are_left_out_of_the_plan() {
+        let mut state = state_with_shards(&[&[1], &[1], &[1]]);
+        let pinned = state.collections["c"].clone();
+        state.collections.insert("pinned".into(), pinned);
+        let excluded = ["pinned".to_string()];
+        let scope = Scope {
+            collection: None,
+            excluded: &excluded,
+        };
+        let (_, shards) = planner_input(&state, &BTreeMap::new(), scope, &BTreeMap::new());
+        assert_eq!(shards.len(), 3);
+        assert!(shards.iter().all(|s| s.collection == "c"));
+        let plan = plan(&state, &BTreeMap::new(), scope, &BTreeMap::new());
+        assert!(!plan.moves.is_empty());
+        assert!(plan.moves.iter().all(|m| m.collection == "c"), "{plan:?}");
     }
 }

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use grape_proto::cluster::ClusterInfo;
 
+use crate::admin::RebalanceScope;
 use crate::build::Names;
 use crate::crd::{PlannedMove, ShardNodes};
 
@@ -177,6 +178,39 @@ pub fn transfers_to_start(
         .collect()
 }
 
+/// What a Balanced placement of `collection` (`None`: every collection) may rebalance,
+/// given the collections the cluster's Manual placements pin (`None`: every collection):
+/// never a pinned one, so the two kinds do not undo each other's moves. `Err` says why
+/// nothing is left.
+pub fn balanced_scope(
+    collection: Option<&str>,
+    pinned: &[(String, Option<String>)],
+) -> Result<RebalanceScope, String> {
+    let mut excluded = Vec::new();
+    for (placement, pinned) in pinned {
+        match pinned.as_deref() {
+            None => {
+                return Err(format!(
+                    "Manual ShardPlacement {placement} pins every collection"
+                ))
+            }
+            Some(c) if collection == Some(c) => {
+                return Err(format!(
+                    "Manual ShardPlacement {placement} pins collection {c}"
+                ))
+            }
+            Some(c) if collection.is_none() => excluded.push(c.to_string()),
+            Some(_) => {}
+        }
+    }
+    excluded.sort();
+    excluded.dedup();
+    Ok(RebalanceScope {
+        collection: collection.unwrap_or_default().to_string(),
+        excluded,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use grape_proto::cluster::{Collection, Peer, Replica, Shard, Transfer as ProtoTransfer};
@@ -304,5 +338,30 @@ mod tests {
         let pods = pods_of_peers(&info, &names);
         assert_eq!(pods[&11], "vec-1");
         assert_eq!(settled_shards(&info, &pods), [shard(0, &["vec-2"])]);
+    }
+
+    #[test]
+    fn a_balanced_placement_leaves_pinned_collections_alone() {
+        let pin = |name: &str, c: Option<&str>| (name.to_string(), c.map(String::from));
+        let pinned = [
+            pin("a", Some("docs")),
+            pin("b", Some("logs")),
+            pin("c", Some("docs")),
+        ];
+        assert_eq!(
+            balanced_scope(None, &pinned),
+            Ok(RebalanceScope {
+                collection: String::new(),
+                excluded: vec!["docs".into(), "logs".into()],
+            })
+        );
+        assert_eq!(
+            balanced_scope(Some("users"), &pinned).map(|s| s.excluded),
+            Ok(vec![])
+        );
+        let refused = balanced_scope(Some("docs"), &pinned).unwrap_err();
+        assert!(refused.contains("pins collection docs"), "{refused}");
+        let all = balanced_scope(None, &[pin("everything", None)]).unwrap_err();
+        assert!(all.contains("pins every collection"), "{all}");
     }
 }

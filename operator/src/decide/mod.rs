@@ -10,9 +10,12 @@ mod status;
 mod upgrade;
 
 pub use manual::{
-    manual_transfers, pods_of_peers, settled_shards, transfers_to_start, ShardReplicas, Transfer,
+    balanced_scope, manual_transfers, pods_of_peers, settled_shards, transfers_to_start,
+    ShardReplicas, Transfer,
 };
 pub use placement::{blocked, step, PlacementStep, PlacementView, APPROVE_ANNOTATION};
 pub use scale::{rebalance_due, scale, ScaleDecision};
-pub use status::{aggregate, Observed, PodView, RolloutView, HEARTBEAT_STALE_SECONDS};
+pub use status::{
+    aggregate, departed_reports, Observed, PodView, RolloutView, HEARTBEAT_STALE_SECONDS,
+};
 pub use upgrade::{rollout_partition, PodRevision, Rollout};

@@ -221,6 +221,21 @@ fn current_image(o: &Observed) -> Option<String> {
     }
 }
 
+/// The node reports to remove from `status.nodes`: their pod is gone (scaled in) and they
+/// have not reported for [`HEARTBEAT_STALE_SECONDS`], so a pod being recreated under the same
+/// name keeps its entry.
+pub fn departed_reports<'a>(
+    nodes: &'a [NodeStatus],
+    pods: &[PodView],
+    now: Timestamp,
+) -> Vec<&'a str> {
+    nodes
+        .iter()
+        .filter(|n| !pods.iter().any(|p| p.name == n.name) && !is_fresh(n, now))
+        .map(|n| n.name.as_str())
+        .collect()
+}
+
 fn is_fresh(node: &NodeStatus, now: Timestamp) -> bool {
     node.last_heartbeat
         .as_ref()
@@ -440,5 +455,17 @@ mod tests {
         let mut o = observe(&pods, &nodes, &none);
         o.paused = true;
         assert_eq!(aggregate(&o).phase, Some(ClusterPhase::Paused));
+    }
+
+    #[test]
+    fn only_silent_reports_of_pods_that_are_gone_depart() {
+        let three = pods(3, true);
+        let nodes = vec![
+            node(0, "Leader", 1),
+            node(2, "Follower", 120), // its pod is there: it stays
+            node(3, "Follower", 5),   // gone but reported lately (being recreated): stays
+            node(4, "Follower", 31),  // scaled in and silent
+        ];
+        assert_eq!(departed_reports(&nodes, &three, at(NOW)), vec!["vec-4"]);
     }
 }
