@@ -726,23 +726,10 @@ async fn forget_departed(
     seen: &Seen,
     previous: &VectorClusterStatus,
 ) -> Result<(), Error> {
-    let names = Names::of(vc);
-    let api: Api<VectorCluster> = Api::namespaced(ctx.client.clone(), &names.namespace);
-    let body = serde_json::json!({
-        "apiVersion": VectorCluster::api_version(&()),
-        "kind": VectorCluster::kind(&()),
-        "status": { "nodes": [] },
-    });
+    let no_nodes = serde_json::json!({ "nodes": [] });
     for pod in decide::departed_reports(&previous.nodes, &seen.pods, Timestamp::now()) {
-        let manager = format!("grape-node-{pod}");
-        api.patch_status(
-            &names.cluster,
-            &PatchParams::apply(&manager).force(),
-            &Patch::Apply(&body),
-        )
-        .await
-        .map_err(kube_err("patch status of", "VectorCluster", &names.cluster))?;
-        tracing::info!(cluster = %names.cluster, pod, "removed the report of a departed node");
+        apply_status(vc, ctx, &format!("grape-node-{pod}"), &no_nodes).await?;
+        tracing::info!(cluster = %vc.name_any(), pod, "removed the report of a departed node");
     }
     Ok(())
 }
@@ -753,6 +740,16 @@ async fn write_status(
     ctx: &Context,
     status: &VectorClusterStatus,
 ) -> Result<(), Error> {
+    apply_status(vc, ctx, FIELD_MANAGER, status).await
+}
+
+/// Server-side applies `status` to the VectorCluster's status as `manager`.
+async fn apply_status(
+    vc: &VectorCluster,
+    ctx: &Context,
+    manager: &str,
+    status: &impl Serialize,
+) -> Result<(), Error> {
     let names = Names::of(vc);
     let api: Api<VectorCluster> = Api::namespaced(ctx.client.clone(), &names.namespace);
     let body = serde_json::json!({
@@ -762,7 +759,7 @@ async fn write_status(
     });
     api.patch_status(
         &names.cluster,
-        &PatchParams::apply(FIELD_MANAGER).force(),
+        &PatchParams::apply(manager).force(),
         &Patch::Apply(body),
     )
     .await

@@ -62,11 +62,7 @@ async fn a_manual_placement_waits_for_approval_and_stays_pinned() -> Result<()> 
     create_pinned_collection(&http, &rest).await?;
     let placements: Api<ShardPlacement> = Api::namespaced(client.clone(), NS);
     common::wait_for("the cluster's own placement Balanced", long, || async {
-        let phase = placements
-            .get_status("vec")
-            .await?
-            .status
-            .and_then(|s| s.phase);
+        let phase = phase_of(&placements, "vec").await?;
         ensure!(phase == Some(PlacementPhase::Balanced), "phase {phase:?}");
         Ok(())
     })
@@ -152,13 +148,9 @@ async fn a_manual_placement_waits_for_approval_and_stays_pinned() -> Result<()> 
         );
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
-    let phase = placements
-        .get_status("vec")
-        .await?
-        .status
-        .and_then(|s| s.phase);
+    let phase = phase_of(&placements, "vec").await?;
     ensure!(phase == Some(PlacementPhase::Balanced), "vec: {phase:?}");
-    ensure!(count(&http, &rest).await? == POINTS);
+    ensure!(common::count(&http, &rest, "pinned").await? == POINTS);
     operator.abort();
     eprintln!("done after {:?}", started.elapsed());
     Ok(())
@@ -181,10 +173,10 @@ async fn create_pinned_collection(http: &reqwest::Client, rest: &str) -> Result<
     Ok(())
 }
 
-async fn count(http: &reqwest::Client, rest: &str) -> Result<u64> {
-    let url = format!("{rest}/collections/pinned/points/count");
-    let answer = common::send(http, Method::POST, &url, json!({"exact": true})).await?;
-    answer["result"]["count"]
-        .as_u64()
-        .with_context(|| format!("count: {answer}"))
+async fn phase_of(placements: &Api<ShardPlacement>, name: &str) -> Result<Option<PlacementPhase>> {
+    Ok(placements
+        .get_status(name)
+        .await?
+        .status
+        .and_then(|s| s.phase))
 }

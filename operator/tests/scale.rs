@@ -57,7 +57,7 @@ async fn scale_out_rebalances_and_scale_in_drains_first() -> Result<()> {
         written == POINTS,
         "the Python client counted {written} points"
     );
-    ensure!(count(&http, &rest).await? == POINTS);
+    ensure!(common::count(&http, &rest, "docs").await? == POINTS);
 
     // Scale out: the new pods join, then the placement spreads the shards onto them.
     set_replicas(&clusters, 5).await?;
@@ -107,7 +107,7 @@ async fn scale_out_rebalances_and_scale_in_drains_first() -> Result<()> {
         moves.len(),
         started.elapsed()
     );
-    ensure!(count(&http, &rest).await? == POINTS);
+    ensure!(common::count(&http, &rest, "docs").await? == POINTS);
 
     // Scale in: vec-3 and vec-4 leave the cluster before their pods go.
     set_replicas(&clusters, 3).await?;
@@ -159,7 +159,7 @@ async fn scale_out_rebalances_and_scale_in_drains_first() -> Result<()> {
         "never saw Progressing with reason Draining"
     );
     eprintln!("scaled in to 3 after {:?}", started.elapsed());
-    ensure!(count(&http, &rest).await? == POINTS);
+    ensure!(common::count(&http, &rest, "docs").await? == POINTS);
     retrieve_all(&http, &rest).await?;
     let events = events(&client).await?;
     for (reason, about) in [
@@ -199,14 +199,6 @@ async fn set_replicas(clusters: &Api<VectorCluster>, replicas: i32) -> Result<()
         .patch("vec", &PatchParams::default(), &patch)
         .await?;
     Ok(())
-}
-
-async fn count(http: &reqwest::Client, rest: &str) -> Result<u64> {
-    let url = format!("{rest}/collections/docs/points/count");
-    let answer = common::send(http, Method::POST, &url, json!({"exact": true})).await?;
-    answer["result"]["count"]
-        .as_u64()
-        .with_context(|| format!("count: {answer}"))
 }
 
 /// Every point by id, with its payload.

@@ -177,6 +177,16 @@ pub async fn send(
     Ok(serde_json::from_str(&text)?)
 }
 
+/// The exact number of points in `collection`, counted through `rest`.
+pub async fn count(http: &reqwest::Client, rest: &str, collection: &str) -> Result<u64> {
+    let url = format!("{rest}/collections/{collection}/points/count");
+    let exact = serde_json::json!({"exact": true});
+    let answer = send(http, reqwest::Method::POST, &url, exact).await?;
+    answer["result"]["count"]
+        .as_u64()
+        .with_context(|| format!("count: {answer}"))
+}
+
 /// The Python interpreter with the official `qdrant-client` installed: `GRAPE_PYTHON`, else
 /// the venv that `scripts/test` prepares.
 fn python() -> Result<PathBuf> {
