@@ -45,11 +45,20 @@ pub async fn campaign_when_leader_silent(replica: Arc<LocalReplica>) {
     let mut due = first_campaign();
     loop {
         tick.tick().await;
-        let metrics = replica.raft.metrics().borrow().clone();
-        if metrics.running_state.is_err() {
+        let (running, state, voter) = {
+            let metrics = replica.raft.metrics();
+            let m = metrics.borrow();
+            let voter = m
+                .membership_config
+                .membership()
+                .voter_ids()
+                .any(|id| id == m.id);
+            (m.running_state.is_ok(), m.state, voter)
+        };
+        if !running {
             return;
         }
-        if metrics.state == ServerState::Leader {
+        if state == ServerState::Leader {
             // Its own leadership counts as hearing from the leader (once it steps down, the
             // next leader has a lease's time to make itself heard), not as following one: a
             // restarted replica briefly restores the stale leadership it had.
@@ -65,11 +74,6 @@ pub async fn campaign_when_leader_silent(replica: Arc<LocalReplica>) {
             Due::Silence(wait) => silence >= wait,
             Due::Retry { at, .. } => Instant::now() >= at,
         };
-        let voter = metrics
-            .membership_config
-            .membership()
-            .voter_ids()
-            .any(|id| id == metrics.id);
         if !now_due || !voter || !replica.followed_a_leader() || replica.elections_held() {
             continue;
         }
