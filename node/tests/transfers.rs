@@ -11,8 +11,8 @@ use std::time::Duration;
 use grape_proto::cluster::cluster_service_client::ClusterServiceClient;
 use grape_proto::cluster::transfer_leadership_request::Target;
 use grape_proto::cluster::{
-    ClusterInfo, GetClusterInfoRequest, LeaderMove, LeaveClusterRequest, PlanRebalanceRequest,
-    RebalanceRequest, TransferLeadershipRequest,
+    CancelDrainRequest, ClusterInfo, GetClusterInfoRequest, LeaderMove, LeaveClusterRequest,
+    PlanRebalanceRequest, RebalanceRequest, TransferLeadershipRequest,
 };
 use grape_testkit::{wait_until, Cluster, NodeProcess};
 use serde_json::{json, Value};
@@ -308,6 +308,55 @@ async fn draining_a_node_moves_its_replicas_then_removes_it() {
     assert_replicas_agree(staying, "c");
 }
 
+/// A scale-in undone halfway: the drain of a peer is cancelled right after it starts. The
+/// peer stays a member and keeps what it has not handed over yet; a rebalance then gives it
+/// back its share, and nothing acknowledged is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_drain_keeps_the_peer_and_a_rebalance_restores_its_share() {
+    let _serial = serial().await;
+    let cluster = start_cluster(3);
+    create_collection(&cluster, "c", 6, 2, 1);
+    let workload = start_workload(&cluster, "c");
+    wait_for_acks(&workload, 200).await;
+
+    let peer = peer_id(cluster.node(2));
+    let mut admin = admin_of(cluster.node(0)).await;
+    let leave = LeaveClusterRequest { peer_id: peer };
+    let left = admin.leave_cluster(leave).await.unwrap().into_inner();
+    assert_eq!(
+        left.remaining_replicas, 4,
+        "12 replicas over 3 nodes: {left:?}"
+    );
+    let cancel = || CancelDrainRequest { peer_id: peer };
+    let cancelled = admin.cancel_drain(cancel()).await.unwrap().into_inner();
+    assert!(cancelled.member && cancelled.was_draining, "{cancelled:?}");
+    let again = admin.cancel_drain(cancel()).await.unwrap().into_inner();
+    assert!(again.member && !again.was_draining, "idempotent: {again:?}");
+
+    // Moves the drain started before it was cancelled finish; no others start.
+    let deadline = tokio::time::Instant::now() + TRANSFER_WAIT;
+    while !cluster_info(&mut admin).await.transfers.is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "transfers stuck");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let info = cluster_info(&mut admin).await;
+    let stayed = info.peers.iter().find(|p| p.peer_id == peer);
+    let stayed = stayed.unwrap_or_else(|| panic!("the peer was removed: {info:?}"));
+    assert!(!stayed.draining, "{stayed:?}");
+    assert!(
+        stayed.replicas >= 2 && info.transfers.is_empty(),
+        "at most 2 moves start per drain step, and none after the cancel: {info:?}"
+    );
+
+    let info = rebalance_until_balanced(&mut admin).await;
+    assert!(
+        replicas_per_peer(&info).iter().all(|(_, n)| *n == 4),
+        "{info:?}"
+    );
+    finish_without_errors(workload, &cluster, "c").await;
+}
+
 /// Starts moving a shard and kills `victim` (the source or the target) right away, restarts
 /// it a few seconds later; the transfer must end with the shard on its new peers and nothing
 /// lost.
@@ -369,9 +418,37 @@ async fn admin_of(node: &NodeProcess) -> ClusterServiceClient<tonic::transport::
     ClusterServiceClient::connect(node.p2p_uri()).await.unwrap()
 }
 
+async fn cluster_info(admin: &mut ClusterServiceClient<tonic::transport::Channel>) -> ClusterInfo {
+    let info = admin.get_cluster_info(GetClusterInfoRequest {}).await;
+    info.unwrap().into_inner()
+}
+
 /// Replicas per peer in the cluster info.
 fn replicas_per_peer(info: &ClusterInfo) -> Vec<(u64, u32)> {
     info.peers.iter().map(|p| (p.peer_id, p.replicas)).collect()
+}
+
+/// Calls the idempotent `Rebalance` until it has nothing left to do; the cluster info then.
+async fn rebalance_until_balanced(
+    admin: &mut ClusterServiceClient<tonic::transport::Channel>,
+) -> ClusterInfo {
+    let deadline = tokio::time::Instant::now() + TRANSFER_WAIT;
+    loop {
+        let request = RebalanceRequest {
+            max_concurrent_moves: 2,
+            ..Default::default()
+        };
+        let plan = admin.rebalance(request).await.unwrap().into_inner();
+        let info = cluster_info(admin).await;
+        if plan.moves.is_empty() && info.transfers.is_empty() {
+            return info;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "rebalance stuck: {info:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -405,29 +482,11 @@ async fn a_fourth_node_gets_its_share_after_a_rebalance() {
         "{plan:?}"
     );
 
-    // Rebalance is idempotent: call it until it has nothing left to do.
-    let deadline = tokio::time::Instant::now() + TRANSFER_WAIT;
-    loop {
-        let request = RebalanceRequest {
-            max_concurrent_moves: 2,
-            ..Default::default()
-        };
-        let plan = admin.rebalance(request).await.unwrap().into_inner();
-        let info = admin.get_cluster_info(GetClusterInfoRequest {}).await;
-        let info = info.unwrap().into_inner();
-        if plan.moves.is_empty() && info.transfers.is_empty() {
-            assert!(
-                replicas_per_peer(&info).iter().all(|(_, n)| *n == 2),
-                "{info:?}"
-            );
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "rebalance stuck: {info:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    let info = rebalance_until_balanced(&mut admin).await;
+    assert!(
+        replicas_per_peer(&info).iter().all(|(_, n)| *n == 2),
+        "{info:?}"
+    );
     finish_without_errors(workload, &cluster, "c").await;
 }
 

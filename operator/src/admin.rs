@@ -11,7 +11,7 @@ use futures::future::BoxFuture;
 use grape_proto::cluster::cluster_service_client::ClusterServiceClient;
 use grape_proto::cluster::transfer_leadership_request::Target;
 use grape_proto::cluster::{
-    ClusterInfo, GetClusterInfoRequest, LeaveClusterReply, LeaveClusterRequest,
+    CancelDrainRequest, ClusterInfo, GetClusterInfoRequest, LeaveClusterReply, LeaveClusterRequest,
     PlanRebalanceRequest, RebalancePlan, RebalanceRequest, TransferLeadershipRequest,
     TransferShardRequest,
 };
@@ -57,6 +57,13 @@ pub trait NodeAdmin: Send + Sync {
         uri: &'a str,
         peer_id: u64,
     ) -> BoxFuture<'a, Result<LeaveClusterReply, AdminError>>;
+    /// Stops the drain of `peer_id` (a scale back out keeps its pod); answers whether it
+    /// was still a member.
+    fn cancel_drain<'a>(
+        &'a self,
+        uri: &'a str,
+        peer_id: u64,
+    ) -> BoxFuture<'a, Result<bool, AdminError>>;
     /// Moves every shard leadership off `peer_id`; answers with the leaderships left.
     fn transfer_leadership_away<'a>(
         &'a self,
@@ -165,6 +172,22 @@ impl NodeAdmin for GrpcAdmin {
                 .await
                 .map_err(call_error("LeaveCluster", uri))?;
             Ok(reply.into_inner())
+        })
+    }
+
+    fn cancel_drain<'a>(
+        &'a self,
+        uri: &'a str,
+        peer_id: u64,
+    ) -> BoxFuture<'a, Result<bool, AdminError>> {
+        Box::pin(async move {
+            let reply = self
+                .client(uri)
+                .await?
+                .cancel_drain(CancelDrainRequest { peer_id })
+                .await
+                .map_err(call_error("CancelDrain", uri))?;
+            Ok(reply.into_inner().member)
         })
     }
 

@@ -107,6 +107,7 @@ pub async fn apply(vc: &VectorCluster, ctx: &Context) -> Result<Action, Error> {
                 }
             }
         }
+        cancel_drains(ctx, vc, &names, &seen).await?;
         partition = decide::rollout_partition(replicas, &seen.rollout(replicas, vc, &names));
         if seen.restarts(partition, replicas) {
             prepare_restart(ctx, &names, &seen, partition).await;
@@ -471,6 +472,48 @@ async fn drain(
         vc.spec.replicas,
         progress.join(", ")
     )))
+}
+
+/// Stops the drains of the pods a scale back out keeps (`CancelDrain`), with an Event: their
+/// peers stay, and the cluster's Balanced ShardPlacement gives them back their share. A
+/// failed call is repeated on the next pass.
+async fn cancel_drains(
+    ctx: &Context,
+    vc: &VectorCluster,
+    names: &Names,
+    seen: &Seen,
+) -> Result<(), Error> {
+    let Some(uri) = seen.admin_uri.as_ref().filter(|_| seen.info.is_some()) else {
+        return Ok(());
+    };
+    let draining: Vec<i32> = (0..seen.statefulset_replicas().unwrap_or(0))
+        .filter(|&o| seen.member(names, o).is_some_and(|p| p.draining))
+        .collect();
+    for ordinal in decide::drains_to_cancel(vc.spec.replicas, &draining) {
+        let pod = names.pod(ordinal);
+        let Some(peer_id) = seen.peer_id(names, ordinal) else {
+            continue;
+        };
+        if let Err(error) = ctx.admin.cancel_drain(uri, peer_id).await {
+            tracing::warn!(%pod, peer_id, %error, "cancelling the drain failed; retrying");
+            continue;
+        }
+        tracing::info!(%pod, peer_id, "drain cancelled");
+        let note = format!(
+            "{pod} stays: spec.replicas is {} again, so its drain stopped (peer {peer_id})",
+            vc.spec.replicas
+        );
+        let event = (EventType::Normal, "DrainCancelled", "Drain");
+        publish_on(
+            ctx,
+            &vc.object_ref(&()),
+            Some(pod_ref(names, &pod)),
+            event,
+            note,
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 fn pod_ref(names: &Names, pod: &str) -> ObjectReference {

@@ -1,8 +1,10 @@
 //! Scaling a VectorCluster with the operator in-process, on the harness's real control
 //! plane and real grape-node pods: 3 data nodes hold 10,000 points written with the official
 //! Python client; scaled out to 5, the cluster's Balanced ShardPlacement spreads the shards
-//! until every node holds some; scaled back to 3, the two highest pods are drained (their
-//! peers leave the cluster) before the StatefulSet shrinks, and every point is still there.
+//! until every node holds some; a scale-in to 3 undone as soon as its drain starts keeps all
+//! five peers, which get their share back; scaled to 3 again, the two highest pods are
+//! drained (their peers leave the cluster) before the StatefulSet shrinks, and every point is
+//! still there.
 
 mod common;
 
@@ -33,7 +35,7 @@ spec:
   replicas: 3
   image: grape-node:dev
   storage: {size: 1Gi, retentionPolicy: Delete}
-  collectionDefaults: {shardNumber: 6, replicationFactor: 2}
+  collectionDefaults: {shardNumber: 15, replicationFactor: 2}
 "#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -68,30 +70,9 @@ async fn scale_out_rebalances_and_scale_in_drains_first() -> Result<()> {
         common::pod_ip(&client, NS, "vec-0").await?
     );
     let admin = GrpcAdmin::default();
-    common::wait_for("every node holding shards", long, || async {
-        let placement = placements.get_status("vec").await?;
-        let status = placement.status.clone().unwrap_or_default();
-        ensure!(
-            status.phase == Some(PlacementPhase::Balanced)
-                && placement
-                    .metadata
-                    .annotations
-                    .as_ref()
-                    .and_then(|a| a.get("grape.io/data-nodes"))
-                    == Some(&"5".to_string()),
-            "placement {status:?}"
-        );
-        let info = admin.cluster_info(&admin_uri).await?;
-        let held: Vec<u32> = info.peers.iter().map(|p| p.replicas).collect();
-        ensure!(
-            held.len() == 5 && held.iter().all(|&r| r >= 2) && info.transfers.is_empty(),
-            "replicas per peer {held:?}, transfers {:?}",
-            info.transfers
-        );
-        Ok(())
-    })
-    .await
-    .with_context(|| common::pod_logs(&harness))?;
+    wait_balanced_over_five(&placements, &admin, &admin_uri)
+        .await
+        .with_context(|| common::pod_logs(&harness))?;
     let placement = placements.get_status("vec").await?;
     let moves = placement.status.map(|s| s.plan).unwrap_or_default();
     for pod in ["vec-3", "vec-4"] {
@@ -107,6 +88,12 @@ async fn scale_out_rebalances_and_scale_in_drains_first() -> Result<()> {
         moves.len(),
         started.elapsed()
     );
+    ensure!(common::count(&http, &rest, "docs").await? == POINTS);
+
+    undo_a_scale_in(&clusters, &placements, &admin, &admin_uri)
+        .await
+        .with_context(|| common::pod_logs(&harness))?;
+    eprintln!("undone scale-in rebalanced after {:?}", started.elapsed());
     ensure!(common::count(&http, &rest, "docs").await? == POINTS);
 
     // Scale in: vec-3 and vec-4 leave the cluster before their pods go.
@@ -163,6 +150,8 @@ async fn scale_out_rebalances_and_scale_in_drains_first() -> Result<()> {
     retrieve_all(&http, &rest).await?;
     let events = events(&client).await?;
     for (reason, about) in [
+        ("DrainCancelled", "vec-3 stays"),
+        ("DrainCancelled", "vec-4 stays"),
         ("DrainStarted", "draining vec-3"),
         ("DrainStarted", "draining vec-4"),
         ("Scaled", "vec-3"),
@@ -191,6 +180,78 @@ async fn scale_out_rebalances_and_scale_in_drains_first() -> Result<()> {
     operator.abort();
     eprintln!("done after {:?}", started.elapsed());
     Ok(())
+}
+
+/// Scales in to 3 and, as soon as a peer is draining, back out to 5: the operator cancels
+/// the drains, no peer leaves, and the Balanced placement gives every node its share back.
+async fn undo_a_scale_in(
+    clusters: &Api<VectorCluster>,
+    placements: &Api<ShardPlacement>,
+    admin: &GrpcAdmin,
+    admin_uri: &str,
+) -> Result<()> {
+    // Each peer holds 6 of the 30 replicas and a drain moves 2 at a time, so it takes a few
+    // rounds before a peer could leave: the scale back out comes well before.
+    set_replicas(clusters, 3).await?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !admin
+        .cluster_info(admin_uri)
+        .await?
+        .peers
+        .iter()
+        .any(|p| p.draining)
+    {
+        ensure!(Instant::now() < deadline, "no drain started");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    set_replicas(clusters, 5).await?;
+    common::wait_for("the drains to stop", Duration::from_secs(60), || async {
+        let info = admin.cluster_info(admin_uri).await?;
+        ensure!(
+            info.peers.len() == 5 && info.peers.iter().all(|p| !p.draining),
+            "peers {:?}",
+            info.peers
+        );
+        Ok(())
+    })
+    .await?;
+    wait_balanced_over_five(placements, admin, admin_uri).await
+}
+
+/// Waits until the Balanced placement for 5 data nodes is done and each holds about its
+/// share (≥ 5 of the 30 replicas).
+async fn wait_balanced_over_five(
+    placements: &Api<ShardPlacement>,
+    admin: &GrpcAdmin,
+    admin_uri: &str,
+) -> Result<()> {
+    common::wait_for(
+        "every node holding shards",
+        Duration::from_secs(300),
+        || async {
+            let placement = placements.get_status("vec").await?;
+            let status = placement.status.clone().unwrap_or_default();
+            ensure!(
+                status.phase == Some(PlacementPhase::Balanced)
+                    && placement
+                        .metadata
+                        .annotations
+                        .as_ref()
+                        .and_then(|a| a.get("grape.io/data-nodes"))
+                        == Some(&"5".to_string()),
+                "placement {status:?}"
+            );
+            let info = admin.cluster_info(admin_uri).await?;
+            let held: Vec<u32> = info.peers.iter().map(|p| p.replicas).collect();
+            ensure!(
+                held.len() == 5 && held.iter().all(|&r| r >= 5) && info.transfers.is_empty(),
+                "replicas per peer {held:?}, transfers {:?}",
+                info.transfers
+            );
+            Ok(())
+        },
+    )
+    .await
 }
 
 async fn set_replicas(clusters: &Api<VectorCluster>, replicas: i32) -> Result<()> {

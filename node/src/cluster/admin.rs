@@ -361,6 +361,32 @@ impl ClusterService for AdminService {
         }))
     }
 
+    async fn cancel_drain(
+        &self,
+        request: Request<CancelDrainRequest>,
+    ) -> Result<Response<CancelDrainReply>, Status> {
+        let peer_id = request.into_inner().peer_id;
+        let state = self.cluster.ctx.meta.borrow().state.clone();
+        let member = state.peers.contains_key(&peer_id);
+        let was_draining = member && state.draining.contains(&peer_id);
+        if was_draining {
+            let stay = MetaCommand::SetDraining {
+                peer_id,
+                draining: false,
+            };
+            self.cluster
+                .proposer
+                .propose(stay)
+                .await
+                .map_err(|e| error_to_status(&e))?;
+            tracing::info!(peer_id, "drain cancelled");
+        }
+        Ok(Response::new(CancelDrainReply {
+            member,
+            was_draining,
+        }))
+    }
+
     type TransferShardStream =
         tokio_stream::wrappers::ReceiverStream<Result<TransferProgress, Status>>;
 

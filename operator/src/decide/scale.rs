@@ -57,6 +57,12 @@ pub fn scale(
     }
 }
 
+/// The ordinals whose drain a scale back out interrupts: draining members that the spec
+/// keeps again. Their drains stop and their peers stay.
+pub fn drains_to_cancel(desired: i32, draining: &[i32]) -> Vec<i32> {
+    draining.iter().copied().filter(|&o| o < desired).collect()
+}
+
 /// Whether the operator should (re)apply the cluster's Balanced ShardPlacement now: once
 /// the cluster is available at its spec size with every pod ready, and the placement was
 /// last applied for another number of data nodes (or never). `placed_for` is that number.
@@ -147,6 +153,14 @@ mod tests {
             scale(Some(5), 5, (2, "x"), &[0, 1, 2, 3]),
             ScaleDecision::Apply { replicas: 5 }
         );
+    }
+
+    #[test]
+    fn a_scale_back_out_cancels_the_drains_of_the_pods_it_keeps() {
+        // 5 → 3 drains 3 and 4; back to 4 keeps 3, back to 5 keeps both.
+        assert_eq!(drains_to_cancel(4, &[3, 4]), vec![3]);
+        assert_eq!(drains_to_cancel(5, &[3, 4]), vec![3, 4]);
+        assert!(drains_to_cancel(3, &[3, 4]).is_empty());
     }
 
     #[test]
