@@ -1,11 +1,17 @@
 //! Distance kernels over quantized codes: dot product, squared L2 and L1 of byte codes, and
 //! the Hamming distance of bit codes. Each has a portable version (the reference the tests
-//! compare against) and an x86-64 one (AVX2 for bytes, POPCNT for bits) picked at run time.
+//! compare against) and x86-64 ones (AVX-VNNI or AVX2 for bytes, POPCNT for bits) picked at
+//! run time.
 
 /// Σ a·b over byte codes.
 #[inline]
 pub fn dot_u8(a: &[u8], b: &[u8]) -> u64 {
     debug_assert_eq!(a.len(), b.len());
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avxvnni") {
+        // SAFETY: the CPU supports AVX-VNNI (and so AVX2), the features it is compiled for.
+        return unsafe { vnni::dot_u8(a, b) };
+    }
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2, the feature the function is compiled for.
@@ -164,6 +170,42 @@ mod avx2 {
     }
 }
 
+/// The dot product with AVX-VNNI: `vpdpbusd` multiplies 32 unsigned bytes by 32 signed ones
+/// and adds each four products into a 32-bit lane, in one instruction (AVX2 needs six for
+/// the same 32 codes). `b` is made signed by subtracting 128 (flipping its top bit), and
+/// `128 · Σa` is added back.
+#[cfg(target_arch = "x86_64")]
+mod vnni {
+    use std::arch::x86_64::*;
+
+    const STEP: usize = 32;
+
+    // Lane bounds: a 32-bit lane gains at most 4·255·128 per step in magnitude over at most
+    // 65,536 / 32 steps (the largest vector): < 2^31.
+
+    #[target_feature(enable = "avx2,avxvnni")]
+    pub unsafe fn dot_u8(a: &[u8], b: &[u8]) -> u64 {
+        let whole = a.len() - a.len() % STEP;
+        let flip = _mm256_set1_epi8(i8::MIN);
+        let zero = _mm256_setzero_si256();
+        let (mut products, mut sum_a) = (zero, zero);
+        for i in (0..whole).step_by(STEP) {
+            let va = _mm256_loadu_si256(a.as_ptr().add(i).cast());
+            let vb = _mm256_loadu_si256(b.as_ptr().add(i).cast());
+            let signed_b = _mm256_xor_si256(vb, flip);
+            products = _mm256_dpbusd_avx_epi32(products, va, signed_b);
+            sum_a = _mm256_add_epi64(sum_a, _mm256_sad_epu8(va, zero));
+        }
+        let mut lanes = [0i32; 8];
+        _mm256_storeu_si256(lanes.as_mut_ptr().cast(), products);
+        let mut sums = [0u64; 4];
+        _mm256_storeu_si256(sums.as_mut_ptr().cast(), sum_a);
+        let shifted: i64 = lanes.iter().map(|&l| i64::from(l)).sum();
+        let added_back = 128 * sums.iter().sum::<u64>() as i64;
+        (shifted + added_back) as u64 + super::dot_u8_portable(&a[whole..], &b[whole..])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,6 +230,40 @@ mod tests {
             assert_eq!(dot_u8(&a, &b), dot_u8_portable(&a, &b), "dot, len {len}");
             assert_eq!(l2_u8(&a, &b), l2_u8_portable(&a, &b), "l2, len {len}");
             assert_eq!(l1_u8(&a, &b), l1_u8_portable(&a, &b), "l1, len {len}");
+        }
+    }
+
+    /// Each x86-64 build of the dot product the CPU can run, not only the one picked.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn every_dot_product_build_matches_the_portable_one() {
+        let cases = (0..100)
+            .chain([255, 256, 1000, 4096])
+            .map(|len| (bytes(len, 5), bytes(len, 6)));
+        let extremes = [
+            (vec![255u8; 65_536], vec![255u8; 65_536]),
+            (vec![255u8; 65_536], vec![0u8; 65_536]),
+        ];
+        for (a, b) in cases.chain(extremes) {
+            let expected = dot_u8_portable(&a, &b);
+            if std::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU has the features.
+                assert_eq!(
+                    unsafe { avx2::dot_u8(&a, &b) },
+                    expected,
+                    "avx2, len {}",
+                    a.len()
+                );
+            }
+            if std::is_x86_feature_detected!("avxvnni") {
+                // SAFETY: the CPU has the features.
+                assert_eq!(
+                    unsafe { vnni::dot_u8(&a, &b) },
+                    expected,
+                    "vnni, len {}",
+                    a.len()
+                );
+            }
         }
     }
 
