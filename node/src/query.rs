@@ -1,6 +1,6 @@
 //! Query features shared by the REST and gRPC servers: the Query API (nearest by vector or
-//! point id, recommend, order by, fusion of prefetches, random sample), the legacy recommend
-//! and batch endpoints, and grouping by a payload key.
+//! point id, recommend, order by, fusion or formula rescoring of prefetches, random sample),
+//! the legacy recommend and batch endpoints, and grouping by a payload key.
 //!
 //! Everything works on a [`Collection`] through its public read operations (search, retrieve,
 //! scroll); the [`Engine`] is only used to find other collections (`lookup_from`,
@@ -330,6 +330,9 @@ impl<'e> Planner<'e> {
             Some(Query::Fusion(_)) | Some(Query::Rrf(_)) => Err(GrapeError::bad_input(
                 "Fusion queries need at least one prefetch",
             )),
+            Some(Query::Formula(_)) => Err(GrapeError::bad_input(
+                "Formula queries need at least one prefetch",
+            )),
         }
     }
 
@@ -343,6 +346,7 @@ impl<'e> Planner<'e> {
             Some(Query::Fusion(FusionQuery {
                 fusion: Fusion::Dbsf,
             })) => Ok(dbsf(sources, top)),
+            Some(Query::Formula(formula)) => self.formula(formula, sources, top),
             None => {
                 if sources.len() == 1 {
                     let mut only = sources.into_iter().next().expect("one source");
@@ -478,8 +482,8 @@ impl<'e> Planner<'e> {
                 let (scorer, exclude) = self.context_scorer(None, context, stage)?;
                 self.score_candidates(stage, &ids, &versions, &exclude, |v| scorer.score(v), top)
             }
-            Query::Fusion(_) | Query::Rrf(_) => Err(GrapeError::Internal(
-                "fusion queries are combined, not rescored".to_string(),
+            Query::Fusion(_) | Query::Rrf(_) | Query::Formula(_) => Err(GrapeError::Internal(
+                "fusion and formula queries are combined, not rescored".to_string(),
             )),
         }
     }
@@ -1574,5 +1578,6 @@ fn preprocess(distance: Distance, v: &mut [f32]) {
     }
 }
 
+mod formula;
 #[cfg(test)]
 mod tests;
