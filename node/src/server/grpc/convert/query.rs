@@ -7,6 +7,7 @@ use qdrant_client::qdrant::{query::Variant, start_from, vector_input};
 use serde_json::{json, Map, Value as Json};
 
 use super::filter::filter_json;
+use super::formula::formula_json;
 use super::operations::refuse_shard_keys;
 use super::point::{
     inference_unsupported, multi_from_grpc, point_ids_from_grpc, sparse_from_grpc,
@@ -326,7 +327,7 @@ fn query_json(query: grpc::Query) -> Result<Json> {
             json!({"discover": {"target": vector_input_json(target)?, "context": context_json(pairs)?}})
         }
         Variant::Context(context) => json!({"context": context_json(context.pairs)?}),
-        Variant::Formula(_) => return Err(ConvertError::unsupported("formula queries")),
+        Variant::Formula(formula) => formula_json(formula)?,
         Variant::RelevanceFeedback(_) => {
             return Err(ConvertError::unsupported("relevance feedback queries"))
         }
@@ -652,10 +653,10 @@ mod tests {
 
     #[test]
     fn unsupported_queries_are_named() {
-        let formula = query_json(grpc::Query {
-            variant: Some(Variant::Formula(grpc::Formula::default())),
+        let text = query_json(grpc::Query {
+            variant: Some(Variant::Text(Default::default())),
         });
-        assert!(matches!(formula, Err(ConvertError::Unsupported(m)) if m.contains("formula")));
+        assert!(matches!(text, Err(ConvertError::Unsupported(m)) if m.contains("BM25")));
     }
 
     #[test]
