@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from qdrant_client import models
 
-from helpers import COLORS, DIM, make_vectors, payload, scores
+from helpers import COLORS, DIM, make_vectors, payload, rejected, scores
 
 N = 60
 BASE_TIME = datetime(2024, 1, 1, tzinfo=timezone.utc)
@@ -65,20 +65,6 @@ def haversine_m(a: models.GeoPoint, lat: float, lon: float) -> float:
     dlat, dlon = lat2 - lat1, np.radians(lon - a.lon)
     h = np.sin(dlat / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin(dlon / 2) ** 2
     return float(2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(h)))
-
-
-def rejected(call) -> str:
-    """Runs `call`, which must fail with HTTP 400 or gRPC InvalidArgument; returns the message."""
-    import grpc
-    from qdrant_client.http.exceptions import UnexpectedResponse
-
-    with pytest.raises((UnexpectedResponse, grpc.RpcError)) as error:
-        call()
-    if isinstance(error.value, UnexpectedResponse):
-        assert error.value.status_code == 400
-        return error.value.content.decode()
-    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    return error.value.details()
 
 
 RED = models.FieldCondition(key="color", match=models.MatchValue(value="red"))
