@@ -285,6 +285,36 @@ fn rrf_fuses_prefetches_by_rank() {
 }
 
 #[test]
+fn mmr_re_ranks_the_nearest_candidates() {
+    let (_dir, engine) = setup("Euclid", 30);
+    let q = [2.0f32, 1.0];
+    let nearest = brute_force(30, |i| euclid(&q, &vector_of_point(i)), false);
+    // Without diversity MMR keeps the nearest order, and the points keep their distances.
+    let plain = query(
+        &engine,
+        "c",
+        request(json!({"query": {"nearest": q, "mmr": {"diversity": 0.0, "candidates_limit": 10}}, "limit": 4})),
+    )
+    .unwrap();
+    assert_eq!(ids(&plain), nearest[..4]);
+    for p in &plain {
+        let i = ids(std::slice::from_ref(p))[0];
+        assert!((p.score - euclid(&q, &vector_of_point(i))).abs() < 1e-5);
+    }
+    // With diversity the picks come from the candidates, the nearest first.
+    let diverse = query(
+        &engine,
+        "c",
+        request(json!({"query": {"nearest": q, "mmr": {"diversity": 0.9, "candidates_limit": 10}}, "limit": 4})),
+    )
+    .unwrap();
+    let picked = ids(&diverse);
+    assert_eq!(picked[0], nearest[0]);
+    assert!(picked.iter().all(|i| nearest[..10].contains(i)));
+    assert_ne!(picked, nearest[..4]);
+}
+
+#[test]
 fn formula_rescores_prefetches_with_payloads_conditions_and_scores() {
     let (_dir, engine) = setup("Dot", 30);
     let a = [1.0f32, 0.0];
@@ -560,7 +590,8 @@ fn search_batch_and_unsupported_inputs() {
         json!({"query": {"indices": [1], "values": [0.5]}}),
         json!({"query": [[1.0, 0.0]]}),
         json!({"query": "not-a-uuid"}),
-        json!({"query": {"nearest": [1.0, 0.0], "mmr": {"diversity": 0.5}}}),
+        json!({"query": {"nearest": [1.0, 0.0], "mmr": {"diversity": 1.5}}}),
+        json!({"query": {"nearest": [1.0, 0.0], "mmr": {"candidates_limit": 20000}}}),
     ] {
         let err = query(&engine, "c", request(body.clone())).unwrap_err();
         assert!(matches!(err, GrapeError::BadInput(_)), "{body}: {err}");

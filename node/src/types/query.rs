@@ -232,9 +232,20 @@ pub struct ContextQuery {
 #[serde(deny_unknown_fields)]
 pub struct NearestQuery {
     pub nearest: VectorInput,
-    /// Maximal marginal relevance: accepted only when absent.
+    /// Re-rank the nearest candidates by maximal marginal relevance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mmr: Option<serde_json::Value>,
+    pub mmr: Option<Mmr>,
+}
+
+/// Maximal marginal relevance: how much diversity counts against relevance (0..=1, default
+/// 0.5), and how many nearest candidates to re-rank (default: the limit).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mmr {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diversity: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidates_limit: Option<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -635,6 +635,34 @@ mod tests {
     }
 
     #[test]
+    fn nearest_with_mmr_converts() {
+        let with_mmr = |mmr| {
+            query_json(grpc::Query {
+                variant: Some(Variant::NearestWithMmr(grpc::NearestInputWithMmr {
+                    nearest: Some(dense(vec![1.0, 0.5])),
+                    mmr,
+                })),
+            })
+            .unwrap()
+        };
+        let mmr = grpc::Mmr {
+            diversity: Some(0.25),
+            candidates_limit: Some(40),
+        };
+        assert_eq!(
+            with_mmr(Some(mmr)),
+            json!({"nearest": [1.0, 0.5], "mmr": {"diversity": 0.25, "candidates_limit": 40}})
+        );
+        assert_eq!(with_mmr(None), json!({"nearest": [1.0, 0.5]}));
+        let parsed: QueryRequest =
+            from_rest_json(json!({"query": with_mmr(Some(mmr))}), "query").unwrap();
+        assert!(matches!(
+            parsed.query.map(crate::types::QueryInterface::into_query),
+            Some(crate::types::Query::Nearest(n)) if n.mmr.as_ref().and_then(|m| m.candidates_limit) == Some(40)
+        ));
+    }
+
+    #[test]
     fn legacy_recommend_mixes_ids_and_vectors() {
         let request = grpc::RecommendPoints {
             positive: vec![1u64.into()],
