@@ -10,6 +10,7 @@
 //! - [`shard::Shard`]: WAL + in-memory state + checkpoints; the unit of replication.
 //! - [`index`]: vector storage, SIMD distances, the HNSW graph, sparse and multivector indexes.
 //! - [`filter`] and [`payload`]: Qdrant's filter language and payload key paths.
+//! - [`formula`]: score formulas of the Query API, evaluated on prefetched points.
 //!
 //! ```no_run
 //! use grape::engine::Engine;
@@ -32,6 +33,7 @@ pub mod engine;
 pub mod error;
 pub mod facet;
 pub mod filter;
+pub mod formula;
 pub mod index;
 pub mod matrix;
 pub mod metrics;

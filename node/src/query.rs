@@ -1,6 +1,7 @@
 //! Query features shared by the REST and gRPC servers: the Query API (nearest by vector or
-//! point id, recommend, order by, fusion of prefetches, random sample), the legacy recommend
-//! and batch endpoints, and grouping by a payload key.
+//! point id, optionally re-ranked by MMR, recommend, order by, fusion or formula rescoring of
+//! prefetches, random sample), the legacy recommend and batch endpoints, and grouping by a
+//! payload key.
 //!
 //! Everything works on a [`Collection`] through its public read operations (search, retrieve,
 //! scroll); the [`Engine`] is only used to find other collections (`lookup_from`,
@@ -268,9 +269,11 @@ impl<'e> Planner<'e> {
                 self.search_named(stage, self.named_multi(stage, vector), &exclude, None, top)
             }
             Some(Query::Nearest(nearest)) => {
-                reject_mmr(nearest)?;
                 let (vector, exclude) = self.resolve(&nearest.nearest, stage)?;
-                self.nearest(stage, vector, &exclude, top)
+                match &nearest.mmr {
+                    Some(mmr) => self.nearest_mmr(stage, vector, &exclude, mmr, top),
+                    None => self.nearest(stage, vector, &exclude, top),
+                }
             }
             Some(Query::Recommend(_) | Query::Discover(_) | Query::Context(_))
                 if self.sparse.contains(stage.using) || self.multi.contains(stage.using) =>
@@ -330,6 +333,9 @@ impl<'e> Planner<'e> {
             Some(Query::Fusion(_)) | Some(Query::Rrf(_)) => Err(GrapeError::bad_input(
                 "Fusion queries need at least one prefetch",
             )),
+            Some(Query::Formula(_)) => Err(GrapeError::bad_input(
+                "Formula queries need at least one prefetch",
+            )),
         }
     }
 
@@ -343,6 +349,7 @@ impl<'e> Planner<'e> {
             Some(Query::Fusion(FusionQuery {
                 fusion: Fusion::Dbsf,
             })) => Ok(dbsf(sources, top)),
+            Some(Query::Formula(formula)) => self.formula(formula, sources, top),
             None => {
                 if sources.len() == 1 {
                     let mut only = sources.into_iter().next().expect("one source");
@@ -396,7 +403,6 @@ impl<'e> Planner<'e> {
                 Err(examples_unsupported())
             }
             Query::Nearest(nearest) => {
-                reject_mmr(nearest)?;
                 let distance = self.distance(stage.using)?;
                 let (mut vector, exclude) = self.resolve(&nearest.nearest, stage)?;
                 preprocess(distance, &mut vector);
@@ -411,8 +417,15 @@ impl<'e> Planner<'e> {
                             ..hit(r.id, score(distance, &vector, v))
                         })
                     })
-                    .collect();
-                Ok(rank(hits, distance.higher_is_better(), top))
+                    .collect::<Vec<_>>();
+                match &nearest.mmr {
+                    Some(mmr) => {
+                        let all = hits.len();
+                        let ranked = rank(hits, distance.higher_is_better(), all);
+                        self.rerank_mmr(stage, &vector, ranked, mmr, top)
+                    }
+                    None => Ok(rank(hits, distance.higher_is_better(), top)),
+                }
             }
             Query::Recommend(reco) => {
                 let strategy = reco.recommend.strategy.unwrap_or_default();
@@ -478,8 +491,8 @@ impl<'e> Planner<'e> {
                 let (scorer, exclude) = self.context_scorer(None, context, stage)?;
                 self.score_candidates(stage, &ids, &versions, &exclude, |v| scorer.score(v), top)
             }
-            Query::Fusion(_) | Query::Rrf(_) => Err(GrapeError::Internal(
-                "fusion queries are combined, not rescored".to_string(),
+            Query::Fusion(_) | Query::Rrf(_) | Query::Formula(_) => Err(GrapeError::Internal(
+                "fusion and formula queries are combined, not rescored".to_string(),
             )),
         }
     }
@@ -1280,10 +1293,11 @@ fn merge_filters(outer: Option<&Filter>, inner: Option<&Filter>) -> Result<Optio
     }
 }
 
+/// Grape re-ranks by MMR on dense vectors only.
 fn reject_mmr(nearest: &NearestQuery) -> Result<()> {
     match nearest.mmr {
         Some(_) => Err(GrapeError::bad_input(
-            "Maximal marginal relevance (mmr) is not supported by Grape yet",
+            "Grape does not support maximal marginal relevance (mmr) on sparse vectors and multivectors yet",
         )),
         None => Ok(()),
     }
@@ -1574,5 +1588,7 @@ fn preprocess(distance: Distance, v: &mut [f32]) {
     }
 }
 
+mod formula;
+mod mmr;
 #[cfg(test)]
 mod tests;

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import grpc
 import numpy as np
+import pytest
 from qdrant_client import QdrantClient, models
+from qdrant_client.http.exceptions import UnexpectedResponse
 
 DIM = 8
 COLORS = ["red", "green", "blue"]
@@ -51,3 +54,14 @@ def ranking(vectors: np.ndarray, query: np.ndarray, distance=models.Distance.DOT
     ids = [i for i in range(len(vectors)) if allowed is None or i in allowed]
     higher_is_better = distance in (models.Distance.DOT, models.Distance.COSINE)
     return sorted(ids, key=lambda i: (-s[i] if higher_is_better else s[i], i))
+
+
+def rejected(call) -> str:
+    """Runs `call`, which must fail with HTTP 400 or gRPC InvalidArgument; returns the message."""
+    with pytest.raises((UnexpectedResponse, grpc.RpcError)) as error:
+        call()
+    if isinstance(error.value, UnexpectedResponse):
+        assert error.value.status_code == 400
+        return error.value.content.decode()
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    return error.value.details()

@@ -1,7 +1,7 @@
 //! The conditions a filter clause holds, told apart by their distinctive key.
 
 use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::{FieldCondition, Filter, FilterError, IdSet, KeyRef, NestedCondition};
 
@@ -25,25 +25,7 @@ impl Condition {
                 "a condition must be an object, got {value}"
             )));
         };
-        let has = |k: &str| object.contains_key(k);
-        let kind = if has("key") {
-            "field condition"
-        } else if has("is_empty") {
-            "is_empty"
-        } else if has("is_null") {
-            "is_null"
-        } else if has("has_id") {
-            "has_id"
-        } else if has("has_vector") {
-            "has_vector"
-        } else if has("nested") {
-            "nested"
-        } else if ["must", "should", "must_not", "min_should"]
-            .iter()
-            .any(|k| has(k))
-        {
-            "filter"
-        } else {
+        let Some(kind) = kind(object) else {
             let keys: Vec<&String> = object.keys().collect();
             return Err(FilterError(format!(
                 "unknown condition with keys {keys:?}: expected a field condition (`key`), \
@@ -58,6 +40,11 @@ impl Condition {
         decoded.map_err(|e| FilterError(format!("invalid {kind}: {e}")))
     }
 
+    /// Does the object have a condition's distinctive key? (It may still be malformed.)
+    pub fn is_condition(object: &Map<String, Value>) -> bool {
+        kind(object).is_some()
+    }
+
     pub fn validate(&self) -> Result<(), FilterError> {
         match self {
             Condition::Field(field) => validate_field(field),
@@ -66,6 +53,32 @@ impl Condition {
             _ => Ok(()),
         }
     }
+}
+
+/// The kind of condition an object is, by its distinctive key.
+fn kind(object: &Map<String, Value>) -> Option<&'static str> {
+    let has = |k: &str| object.contains_key(k);
+    let kind = if has("key") {
+        "field condition"
+    } else if has("is_empty") {
+        "is_empty"
+    } else if has("is_null") {
+        "is_null"
+    } else if has("has_id") {
+        "has_id"
+    } else if has("has_vector") {
+        "has_vector"
+    } else if has("nested") {
+        "nested"
+    } else if ["must", "should", "must_not", "min_should"]
+        .iter()
+        .any(|k| has(k))
+    {
+        "filter"
+    } else {
+        return None;
+    };
+    Some(kind)
 }
 
 fn validate_field(field: &FieldCondition) -> Result<(), FilterError> {

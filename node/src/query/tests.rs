@@ -285,6 +285,94 @@ fn rrf_fuses_prefetches_by_rank() {
 }
 
 #[test]
+fn mmr_re_ranks_the_nearest_candidates() {
+    let (_dir, engine) = setup("Euclid", 30);
+    let q = [2.0f32, 1.0];
+    let nearest = brute_force(30, |i| euclid(&q, &vector_of_point(i)), false);
+    // Without diversity MMR keeps the nearest order, and the points keep their distances.
+    let plain = query(
+        &engine,
+        "c",
+        request(json!({"query": {"nearest": q, "mmr": {"diversity": 0.0, "candidates_limit": 10}}, "limit": 4})),
+    )
+    .unwrap();
+    assert_eq!(ids(&plain), nearest[..4]);
+    for p in &plain {
+        let i = ids(std::slice::from_ref(p))[0];
+        assert!((p.score - euclid(&q, &vector_of_point(i))).abs() < 1e-5);
+    }
+    // With diversity the picks come from the candidates, the nearest first.
+    let diverse = query(
+        &engine,
+        "c",
+        request(json!({"query": {"nearest": q, "mmr": {"diversity": 0.9, "candidates_limit": 10}}, "limit": 4})),
+    )
+    .unwrap();
+    let picked = ids(&diverse);
+    assert_eq!(picked[0], nearest[0]);
+    assert!(picked.iter().all(|i| nearest[..10].contains(i)));
+    assert_ne!(picked, nearest[..4]);
+}
+
+#[test]
+fn formula_rescores_prefetches_with_payloads_conditions_and_scores() {
+    let (_dir, engine) = setup("Dot", 30);
+    let a = [1.0f32, 0.0];
+    let formula = json!({"sum": [
+        "$score",
+        {"mult": [-0.1, "i"]},
+        {"mult": [5, {"key": "tags", "match": {"value": "even"}}]},
+        {"mult": [2, "$score[1]"]},
+    ]});
+    let got = query(
+        &engine,
+        "c",
+        request(json!({
+            "prefetch": [{"query": a, "limit": 12}, {"filter": {"must": {"has_id": [3, 4]}}}],
+            "query": {"formula": formula},
+            "limit": 5
+        })),
+    )
+    .unwrap();
+    let prefetched = &brute_force(30, |i| dot(&a, &vector_of_point(i)), true)[..12];
+    let value = |i: u64| {
+        let score = if prefetched.contains(&i) {
+            dot(&a, &vector_of_point(i))
+        } else {
+            0.0
+        };
+        score - 0.1 * i as f32 + if i.is_multiple_of(2) { 5.0 } else { 0.0 }
+    };
+    let mut candidates: Vec<u64> = prefetched.iter().copied().chain([3, 4]).collect();
+    candidates.sort();
+    candidates.dedup();
+    candidates.sort_by(|&x, &y| value(y).total_cmp(&value(x)).then(x.cmp(&y)));
+    assert_eq!(ids(&got), candidates[..5]);
+    for (p, i) in got.iter().zip(&candidates) {
+        assert!((p.score - value(*i)).abs() < 1e-4, "{i}: {}", p.score);
+    }
+}
+
+#[test]
+fn formula_errors_are_bad_input() {
+    let (_dir, engine) = setup("Dot", 5);
+    for formula in [
+        json!({"formula": "missing"}),
+        json!({"formula": {"div": {"left": 1, "right": "i"}}}),
+        json!({"formula": {"ln": {"neg": "i"}}}),
+    ] {
+        let body = json!({"prefetch": {"limit": 5}, "query": formula});
+        let err = query(&engine, "c", request(body.clone())).unwrap_err();
+        assert!(matches!(err, GrapeError::BadInput(_)), "{body}: {err}");
+    }
+    let body = json!({"query": {"formula": "$score"}});
+    assert!(matches!(
+        query(&engine, "c", request(body)),
+        Err(GrapeError::BadInput(m)) if m.contains("prefetch")
+    ));
+}
+
+#[test]
 fn order_by_needs_a_range_index_and_orders_by_payload() {
     let (_dir, engine) = setup("Dot", 20);
     let body = json!({"query": {"order_by": {"key": "i", "direction": "desc", "start_from": 15}}, "limit": 3});
@@ -502,7 +590,8 @@ fn search_batch_and_unsupported_inputs() {
         json!({"query": {"indices": [1], "values": [0.5]}}),
         json!({"query": [[1.0, 0.0]]}),
         json!({"query": "not-a-uuid"}),
-        json!({"query": {"nearest": [1.0, 0.0], "mmr": {"diversity": 0.5}}}),
+        json!({"query": {"nearest": [1.0, 0.0], "mmr": {"diversity": 1.5}}}),
+        json!({"query": {"nearest": [1.0, 0.0], "mmr": {"candidates_limit": 20000}}}),
     ] {
         let err = query(&engine, "c", request(body.clone())).unwrap_err();
         assert!(matches!(err, GrapeError::BadInput(_)), "{body}: {err}");

@@ -7,6 +7,7 @@ use super::point::{PointId, Record, ScoredPoint, WithPayload, WithVector};
 use super::requests::{NamedVector, SearchParams, SearchRequest};
 use super::sparse::SparseVector;
 use crate::filter::Filter;
+use crate::formula::Expression;
 
 /// Default number of results of a query (and of each prefetch), as in Qdrant.
 pub const DEFAULT_QUERY_LIMIT: usize = 10;
@@ -193,6 +194,7 @@ pub enum Query {
     Sample(SampleQuery),
     Discover(DiscoverQuery),
     Context(ContextQuery),
+    Formula(FormulaQuery),
 }
 
 /// A pair of examples: points should be closer to `positive` than to `negative`.
@@ -230,9 +232,20 @@ pub struct ContextQuery {
 #[serde(deny_unknown_fields)]
 pub struct NearestQuery {
     pub nearest: VectorInput,
-    /// Maximal marginal relevance: accepted only when absent.
+    /// Re-rank the nearest candidates by maximal marginal relevance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mmr: Option<serde_json::Value>,
+    pub mmr: Option<Mmr>,
+}
+
+/// Maximal marginal relevance: how much diversity counts against relevance (0..=1, default
+/// 0.5), and how many nearest candidates to re-rank (default: the limit).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mmr {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diversity: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidates_limit: Option<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -265,6 +278,16 @@ pub struct SampleQuery {
     pub sample: Sample,
 }
 
+/// Rescores the prefetched points with an expression (higher is better).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FormulaQuery {
+    pub formula: Expression,
+    /// Values of the variables a point's payload lacks, by variable name.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub defaults: serde_json::Map<String, serde_json::Value>,
+}
+
 /// The keys naming each query object, in the order they are recognized.
 const QUERY_KEYS: &[&str] = &[
     "nearest",
@@ -275,6 +298,7 @@ const QUERY_KEYS: &[&str] = &[
     "sample",
     "discover",
     "context",
+    "formula",
 ];
 
 impl Query {
@@ -295,7 +319,8 @@ impl Query {
             "rrf" => Query::Rrf(serde_json::from_value(value)?),
             "sample" => Query::Sample(serde_json::from_value(value)?),
             "discover" => Query::Discover(serde_json::from_value(value)?),
-            _ => Query::Context(serde_json::from_value(value)?),
+            "context" => Query::Context(serde_json::from_value(value)?),
+            _ => Query::Formula(serde_json::from_value(value)?),
         }))
     }
 }
@@ -316,7 +341,7 @@ impl<'de> Deserialize<'de> for Query {
 }
 
 /// What `query` may hold: a bare vector or point id (nearest), or one of the query objects.
-/// Forms Grape does not support (sparse, multivector, discover, formula...) parse as an
+/// Forms Grape does not support (inference objects, relevance feedback...) parse as an
 /// unsupported [`VectorInput`] and are refused with a message when the query runs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
@@ -853,9 +878,14 @@ mod tests {
             query(json!({"context": [{"positive": 2, "negative": 3}, {"positive": 4, "negative": 5}]})),
             Query::Context(c) if c.context.len() == 2
         ));
+        match query(json!({"formula": {"sum": ["$score", 1]}, "defaults": {"x": 2}})) {
+            Query::Formula(f) => assert_eq!(f.defaults.len(), 1),
+            other => panic!("{other:?}"),
+        }
+        assert!(serde_json::from_value::<QueryInterface>(json!({"formula": {"nope": 1}})).is_err());
         // Unknown forms parse as unsupported vector input, to be refused with a message.
         assert!(matches!(
-            query(json!({"formula": {}})),
+            query(json!({"relevance_feedback": {}})),
             Query::Nearest(NearestQuery {
                 nearest: VectorInput::Unsupported(_),
                 ..

@@ -55,7 +55,7 @@ fn conditions_json(conditions: Vec<grpc::Condition>) -> Result<Json, ConvertErro
         .map(Json::Array)
 }
 
-fn condition_json(condition: grpc::Condition) -> Result<Json, ConvertError> {
+pub(super) fn condition_json(condition: grpc::Condition) -> Result<Json, ConvertError> {
     let condition = condition
         .condition_one_of
         .ok_or_else(|| ConvertError::invalid("filter condition is empty"))?;
@@ -172,7 +172,10 @@ fn values_count_json(count: grpc::ValuesCount) -> Json {
     Json::Object(obj)
 }
 
-fn geo_point_json(point: Option<grpc::GeoPoint>, what: &str) -> Result<Json, ConvertError> {
+pub(super) fn geo_point_json(
+    point: Option<grpc::GeoPoint>,
+    what: &str,
+) -> Result<Json, ConvertError> {
     let point = point.ok_or_else(|| ConvertError::invalid(format!("{what} is missing")))?;
     Ok(json!({"lon": point.lon, "lat": point.lat}))
 }

@@ -7,6 +7,7 @@
 
 pub mod collection;
 pub mod filter;
+pub mod formula;
 pub mod index;
 pub mod matrix;
 pub mod operations;

@@ -7,6 +7,7 @@ use qdrant_client::qdrant::{query::Variant, start_from, vector_input};
 use serde_json::{json, Map, Value as Json};
 
 use super::filter::filter_json;
+use super::formula::formula_json;
 use super::operations::refuse_shard_keys;
 use super::point::{
     inference_unsupported, multi_from_grpc, point_ids_from_grpc, sparse_from_grpc,
@@ -326,7 +327,7 @@ fn query_json(query: grpc::Query) -> Result<Json> {
             json!({"discover": {"target": vector_input_json(target)?, "context": context_json(pairs)?}})
         }
         Variant::Context(context) => json!({"context": context_json(context.pairs)?}),
-        Variant::Formula(_) => return Err(ConvertError::unsupported("formula queries")),
+        Variant::Formula(formula) => formula_json(formula)?,
         Variant::RelevanceFeedback(_) => {
             return Err(ConvertError::unsupported("relevance feedback queries"))
         }
@@ -634,6 +635,34 @@ mod tests {
     }
 
     #[test]
+    fn nearest_with_mmr_converts() {
+        let with_mmr = |mmr| {
+            query_json(grpc::Query {
+                variant: Some(Variant::NearestWithMmr(grpc::NearestInputWithMmr {
+                    nearest: Some(dense(vec![1.0, 0.5])),
+                    mmr,
+                })),
+            })
+            .unwrap()
+        };
+        let mmr = grpc::Mmr {
+            diversity: Some(0.25),
+            candidates_limit: Some(40),
+        };
+        assert_eq!(
+            with_mmr(Some(mmr)),
+            json!({"nearest": [1.0, 0.5], "mmr": {"diversity": 0.25, "candidates_limit": 40}})
+        );
+        assert_eq!(with_mmr(None), json!({"nearest": [1.0, 0.5]}));
+        let parsed: QueryRequest =
+            from_rest_json(json!({"query": with_mmr(Some(mmr))}), "query").unwrap();
+        assert!(matches!(
+            parsed.query.map(crate::types::QueryInterface::into_query),
+            Some(crate::types::Query::Nearest(n)) if n.mmr.as_ref().and_then(|m| m.candidates_limit) == Some(40)
+        ));
+    }
+
+    #[test]
     fn legacy_recommend_mixes_ids_and_vectors() {
         let request = grpc::RecommendPoints {
             positive: vec![1u64.into()],
@@ -652,10 +681,10 @@ mod tests {
 
     #[test]
     fn unsupported_queries_are_named() {
-        let formula = query_json(grpc::Query {
-            variant: Some(Variant::Formula(grpc::Formula::default())),
+        let text = query_json(grpc::Query {
+            variant: Some(Variant::Text(Default::default())),
         });
-        assert!(matches!(formula, Err(ConvertError::Unsupported(m)) if m.contains("formula")));
+        assert!(matches!(text, Err(ConvertError::Unsupported(m)) if m.contains("BM25")));
     }
 
     #[test]
