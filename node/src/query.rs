@@ -361,15 +361,7 @@ impl<'e> Planner<'e> {
                     ))
                 }
             }
-            Some(query) => {
-                let mut seen = HashSet::new();
-                let candidates: Vec<Hit> = sources
-                    .into_iter()
-                    .flat_map(|s| s.hits)
-                    .filter(|h| seen.insert(h.id))
-                    .collect();
-                self.rescore(stage, query, candidates, top)
-            }
+            Some(query) => self.rescore(stage, query, union(sources), top),
         }
     }
 
@@ -1044,6 +1036,16 @@ fn hit(id: PointId, score: f32) -> Hit {
 }
 
 /// Sorts best first and keeps `top`.
+/// The points of all prefetches, each once (as first seen, with that prefetch's score).
+fn union(sources: Vec<Ranked>) -> Vec<Hit> {
+    let mut seen = HashSet::new();
+    sources
+        .into_iter()
+        .flat_map(|s| s.hits)
+        .filter(|h| seen.insert(h.id))
+        .collect()
+}
+
 fn rank(mut hits: Vec<Hit>, higher_is_better: bool, top: usize) -> Ranked {
     if higher_is_better {
         hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));

@@ -6,13 +6,11 @@ import json
 import urllib.error
 import urllib.request
 
-import grpc
 import numpy as np
 import pytest
 from qdrant_client import models
-from qdrant_client.http.exceptions import UnexpectedResponse
 
-from helpers import ranking, scores
+from helpers import ranking, rejected, scores
 
 DIM = 16
 N = 1500
@@ -54,17 +52,6 @@ def create(client, name, quantization=None, distance=models.Distance.COSINE, vec
 
 def params(**quantization):
     return models.SearchParams(hnsw_ef=64, quantization=models.QuantizationSearchParams(**quantization))
-
-
-def rejected(call):
-    """Runs `call`, which must fail with HTTP 400 or gRPC InvalidArgument; returns the message."""
-    with pytest.raises((UnexpectedResponse, grpc.RpcError)) as error:
-        call()
-    if isinstance(error.value, UnexpectedResponse):
-        assert error.value.status_code == 400
-        return error.value.content.decode()
-    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    return error.value.details()
 
 
 @pytest.mark.parametrize("quantization", [SCALAR, BINARY, PRODUCT], ids=["int8", "binary", "pq"])

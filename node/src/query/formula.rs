@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
-use super::{rank, Hit, Planner, Ranked};
+use super::{rank, union, Hit, Planner, Ranked};
 use crate::error::{GrapeError, Result};
 use crate::filter::{Condition, Filter};
 use crate::formula::{evaluate, Expression, Scope};
@@ -30,12 +30,7 @@ impl Planner<'_> {
             .iter()
             .map(|s| s.hits.iter().map(|h| (h.id, h.score)).collect())
             .collect();
-        let mut seen = HashSet::new();
-        let candidates: Vec<Hit> = sources
-            .into_iter()
-            .flat_map(|s| s.hits)
-            .filter(|h| seen.insert(h.id))
-            .collect();
+        let candidates = union(sources);
         let ids: Vec<PointId> = candidates.iter().map(|h| h.id).collect();
         let payloads = self.formula_payloads(&query.formula, &ids)?;
         let matches = self.condition_matches(&query.formula, &ids)?;
