@@ -21,15 +21,24 @@ def payload(i: int) -> dict:
 
 
 def seed_collection(
-    client: QdrantClient, name: str, n: int = 60, distance=models.Distance.DOT
+    client: QdrantClient,
+    name: str,
+    n: int = 60,
+    distance=models.Distance.DOT,
+    shard_number: int = 1,
+    payload_of=payload,
+    vector_seed: int = 7,
 ) -> np.ndarray:
-    """Creates `name` with `n` points (ids 0..n, payload from `payload`) and returns the vectors."""
-    vectors = make_vectors(n)
-    client.create_collection(name, vectors_config=models.VectorParams(size=DIM, distance=distance))
+    """Creates `name` with `n` points (ids 0..n, payload from `payload_of`) and returns the
+    vectors."""
+    vectors = make_vectors(n, vector_seed)
+    client.create_collection(
+        name, vectors_config=models.VectorParams(size=DIM, distance=distance), shard_number=shard_number
+    )
     client.upsert(
         name,
         points=[
-            models.PointStruct(id=i, vector=vectors[i].tolist(), payload=payload(i)) for i in range(n)
+            models.PointStruct(id=i, vector=vectors[i].tolist(), payload=payload_of(i)) for i in range(n)
         ],
         wait=True,
     )

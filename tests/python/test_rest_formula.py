@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from qdrant_client import models
 
-from helpers import COLORS, DIM, make_vectors, payload, rejected, scores
+from helpers import COLORS, DIM, make_vectors, payload, rejected, scores, seed_collection
 
 N = 60
 BASE_TIME = datetime(2024, 1, 1, tzinfo=timezone.utc)
@@ -27,20 +27,7 @@ def formula_payload(i: int) -> dict:
 
 
 def seed(client, name: str, shard_number: int = 1) -> np.ndarray:
-    vectors = make_vectors(N)
-    client.create_collection(
-        name,
-        vectors_config=models.VectorParams(size=DIM, distance=models.Distance.DOT),
-        shard_number=shard_number,
-    )
-    client.upsert(
-        name,
-        points=[
-            models.PointStruct(id=i, vector=vectors[i].tolist(), payload=formula_payload(i)) for i in range(N)
-        ],
-        wait=True,
-    )
-    return vectors
+    return seed_collection(client, name, N, shard_number=shard_number, payload_of=formula_payload)
 
 
 def prefetch_scores(vectors: np.ndarray, query: np.ndarray, limit: int) -> dict[int, float]:

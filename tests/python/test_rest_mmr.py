@@ -5,20 +5,15 @@ import numpy as np
 import pytest
 from qdrant_client import models
 
-from helpers import DIM, make_vectors, ranking, rejected, scores
+from helpers import DIM, make_vectors, ranking, rejected, scores, seed_collection
 
 N = 80
 
 
 def seed(client, name: str, distance, shard_number: int = 1) -> np.ndarray:
-    vectors = make_vectors(N, seed=21)
-    client.create_collection(
-        name, vectors_config=models.VectorParams(size=DIM, distance=distance), shard_number=shard_number
+    return seed_collection(
+        client, name, N, distance, shard_number=shard_number, payload_of=lambda i: None, vector_seed=21
     )
-    client.upsert(
-        name, points=[models.PointStruct(id=i, vector=vectors[i].tolist()) for i in range(N)], wait=True
-    )
-    return vectors
 
 
 def similarities(a: np.ndarray, b: np.ndarray, distance) -> np.ndarray:
