@@ -58,6 +58,45 @@ pub struct HnswIndex {
     nodes: usize,
 }
 
+/// What a walk orders nodes by: a key per node (lower is closer), and a hint to fetch what
+/// the key reads before it is asked for, so the cache misses of a node's neighbours overlap.
+/// Walks are generic over it, so the key's kernel is inlined into the walk's loop.
+pub trait WalkKey {
+    fn key(&self, offset: u32) -> f32;
+
+    #[inline]
+    fn prefetch(&self, _offset: u32) {}
+}
+
+impl<F: Fn(u32) -> f32> WalkKey for F {
+    #[inline]
+    fn key(&self, offset: u32) -> f32 {
+        self(offset)
+    }
+}
+
+/// The exact order key over stored vectors, fetched ahead by the walk.
+struct ExactKey<'a> {
+    vectors: &'a DenseVectors,
+    query: &'a [f32],
+}
+
+impl WalkKey for ExactKey<'_> {
+    #[inline]
+    fn key(&self, offset: u32) -> f32 {
+        order_key(
+            self.vectors.distance(),
+            self.query,
+            self.vectors.get(offset),
+        )
+    }
+
+    #[inline]
+    fn prefetch(&self, offset: u32) {
+        self.vectors.prefetch(offset);
+    }
+}
+
 /// A node and its order key (lower is closer).
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Candidate {
@@ -182,16 +221,15 @@ impl HnswIndex {
         ef: usize,
         accept: &dyn Fn(u32) -> bool,
     ) -> Vec<ScoredOffset> {
-        let distance = vectors.distance();
-        let key = |o: u32| order_key(distance, query, vectors.get(o));
-        to_scores(distance, self.search_by(&key, top, ef, accept))
+        let key = ExactKey { vectors, query };
+        to_scores(vectors.distance(), self.search_by(&key, top, ef, accept))
     }
 
     /// The `top` accepted offsets of lowest `key`, closest first, exploring `ef` candidates
     /// on layer 0. The key may be an approximation (quantized codes) of the order key.
     pub fn search_by(
         &self,
-        key: &dyn Fn(u32) -> f32,
+        key: &impl WalkKey,
         top: usize,
         ef: usize,
         accept: &dyn Fn(u32) -> bool,
@@ -201,13 +239,13 @@ impl HnswIndex {
             return Vec::new();
         }
         let mut nearest = Candidate {
-            key: key(entry),
+            key: key.key(entry),
             offset: entry,
         };
         for level in (1..=self.levels[entry as usize]).rev() {
             nearest = self.greedy(level, nearest, key);
         }
-        let found = self.search_layer(0, &[nearest], ef.max(top), key, Some(accept));
+        let found = self.search_layer(0, &[nearest], ef.max(top), key, accept);
         found
             .into_iter()
             .take(top)
@@ -221,13 +259,12 @@ impl HnswIndex {
     /// Connects a node whose level is already set to the rest of the graph.
     fn link(&self, vectors: &DenseVectors, offset: u32) {
         let level = self.levels[offset as usize];
-        let distance = vectors.distance();
         let query = vectors.get(offset);
-        let key = |o: u32| order_key(distance, query, vectors.get(o));
+        let key = ExactKey { vectors, query };
         let entry = self.entry.load(Acquire);
         let top_level = self.levels[entry as usize];
         let mut nearest = Candidate {
-            key: key(entry),
+            key: key.key(entry),
             offset: entry,
         };
         for l in (level.saturating_add(1)..=top_level).rev() {
@@ -235,7 +272,7 @@ impl HnswIndex {
         }
         let mut entries = vec![nearest];
         for l in (0..=level.min(top_level)).rev() {
-            let mut found = self.search_layer(l, &entries, self.ef_construct, &key, None);
+            let mut found = self.search_layer(l, &entries, self.ef_construct, &key, |_| true);
             found.retain(|c| c.offset != offset);
             let chosen = self.select_neighbours(vectors, &found, self.max_links(l));
             {
@@ -303,13 +340,22 @@ impl HnswIndex {
 
     /// Calls `f` with each neighbour of a node on a layer.
     #[inline]
-    fn for_each_link(&self, offset: u32, level: u8, mut f: impl FnMut(u32)) {
+    fn for_each_link(&self, offset: u32, level: u8, f: impl FnMut(u32)) {
+        self.link_slots(offset, level)
+            .iter()
+            .map(|l| l.load(Relaxed))
+            .for_each(f);
+    }
+
+    /// The filled link slots of a node on a layer.
+    #[inline]
+    fn link_slots(&self, offset: u32, level: u8) -> &[AtomicU32] {
         let block = self.block(offset, level);
         let Some((count, links)) = block.split_first() else {
-            return;
+            return &[];
         };
         let count = (count.load(Acquire) as usize).min(links.len());
-        links[..count].iter().for_each(|l| f(l.load(Relaxed)));
+        &links[..count]
     }
 
     fn links(&self, offset: u32, level: u8) -> Vec<u32> {
@@ -384,13 +430,13 @@ impl HnswIndex {
     }
 
     /// Moves to ever closer neighbours on one layer until none is closer.
-    fn greedy(&self, level: u8, start: Candidate, key: &dyn Fn(u32) -> f32) -> Candidate {
+    fn greedy(&self, level: u8, start: Candidate, key: &impl WalkKey) -> Candidate {
         let mut best = start;
         loop {
             let before = best.offset;
             let from = best.offset;
             self.for_each_link(from, level, |n| {
-                let k = key(n);
+                let k = key.key(n);
                 if k < best.key {
                     best = Candidate { key: k, offset: n };
                 }
@@ -407,10 +453,9 @@ impl HnswIndex {
         level: u8,
         entries: &[Candidate],
         ef: usize,
-        key: &dyn Fn(u32) -> f32,
-        accept: Option<&dyn Fn(u32) -> bool>,
+        key: &impl WalkKey,
+        accepts: impl Fn(u32) -> bool,
     ) -> Vec<Candidate> {
-        let accepts = |o: u32| accept.is_none_or(|f| f(o));
         VISITED.with(|visited| {
             let mut visited = visited.borrow_mut();
             visited.start(self.levels.len());
@@ -432,12 +477,20 @@ impl HnswIndex {
                 if full && results.peek().is_some_and(|worst| current.key > worst.key) {
                     break;
                 }
-                self.for_each_link(current.offset, level, |n| {
+                let links = self.link_slots(current.offset, level);
+                for link in links {
+                    let n = link.load(Relaxed);
+                    if !visited.contains(n) {
+                        key.prefetch(n);
+                    }
+                }
+                links.iter().for_each(|link| {
+                    let n = link.load(Relaxed);
                     if !visited.insert(n) {
                         return;
                     }
                     let candidate = Candidate {
-                        key: key(n),
+                        key: key.key(n),
                         offset: n,
                     };
                     let worst = results.peek().map_or(f32::INFINITY, |w| w.key);
@@ -582,6 +635,10 @@ impl VisitedSet {
             self.marks.iter_mut().for_each(|m| *m = 0);
             self.generation = 1;
         }
+    }
+
+    fn contains(&self, offset: u32) -> bool {
+        self.marks[offset as usize] == self.generation
     }
 
     /// Marks `offset`; false when it was already marked in this generation.

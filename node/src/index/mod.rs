@@ -4,13 +4,14 @@ mod codec;
 mod distance;
 mod hnsw;
 mod multi;
+mod prefetch;
 mod quantization;
 mod scoring;
 mod sparse;
 mod vectors;
 
 pub use distance::{key_to_score, order_key, preprocess, score};
-pub use hnsw::HnswIndex;
+pub use hnsw::{HnswIndex, WalkKey};
 pub use multi::{max_sim, MultiVectors};
 pub use quantization::Quantizer;
 pub use scoring::Scoring;

@@ -6,7 +6,7 @@
 use crate::types::SearchParams;
 
 use super::quantization::{QuantizedQuery, Quantizer};
-use super::{exact_search, nearest_by_key, order_key, to_scores, DenseVectors, HnswIndex};
+use super::{exact_search, nearest_by_key, order_key, to_scores, DenseVectors, HnswIndex, WalkKey};
 use super::{KeyedOffset, ScoredOffset};
 
 pub struct Scoring<'a> {
@@ -70,7 +70,7 @@ impl<'a> Scoring<'a> {
         accept: &dyn Fn(u32) -> bool,
     ) -> Vec<ScoredOffset> {
         let wanted = self.candidates(top);
-        let found = graph.search_by(&|o| self.key(o), wanted, ef.max(wanted), accept);
+        let found = graph.search_by(self, wanted, ef.max(wanted), accept);
         self.finish(found, top)
     }
 
@@ -89,5 +89,20 @@ impl<'a> Scoring<'a> {
         }
         found.truncate(top);
         to_scores(self.vectors.distance(), found)
+    }
+}
+
+impl WalkKey for Scoring<'_> {
+    #[inline]
+    fn key(&self, offset: u32) -> f32 {
+        Scoring::key(self, offset)
+    }
+
+    #[inline]
+    fn prefetch(&self, offset: u32) {
+        match &self.quantized {
+            Some(q) => q.prefetch(offset),
+            None => self.vectors.prefetch(offset),
+        }
     }
 }

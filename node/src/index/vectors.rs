@@ -40,6 +40,12 @@ impl DenseVectors {
         &self.data[start..start + self.dim]
     }
 
+    /// Hints the CPU to fetch the vector at `offset` into the cache.
+    #[inline]
+    pub fn prefetch(&self, offset: u32) {
+        super::prefetch::prefetch(self.get(offset));
+    }
+
     pub fn len(&self) -> usize {
         self.data.len().checked_div(self.dim).unwrap_or(0)
     }

@@ -84,6 +84,12 @@ impl ScalarCodes {
         }
     }
 
+    #[inline]
+    pub fn prefetch(&self, offset: u32) {
+        let o = offset as usize;
+        crate::index::prefetch::prefetch(&self.codes[o * self.dim..(o + 1) * self.dim]);
+    }
+
     pub fn memory_bytes(&self) -> usize {
         self.codes.capacity() + self.corrections.capacity() * std::mem::size_of::<f32>()
     }
