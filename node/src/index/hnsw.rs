@@ -68,13 +68,6 @@ pub trait WalkKey {
     fn prefetch(&self, _offset: u32) {}
 }
 
-impl<F: Fn(u32) -> f32> WalkKey for F {
-    #[inline]
-    fn key(&self, offset: u32) -> f32 {
-        self(offset)
-    }
-}
-
 /// The exact order key over stored vectors, fetched ahead by the walk.
 struct ExactKey<'a> {
     vectors: &'a DenseVectors,
