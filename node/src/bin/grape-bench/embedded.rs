@@ -104,6 +104,19 @@ fn search(
     search_filtered(collection, query, params, None)
 }
 
+/// Every query's result ids, in order.
+pub fn search_all(
+    collection: &Collection,
+    queries: &[Vec<f32>],
+    params: &SearchParams,
+    filter: Option<&Filter>,
+) -> anyhow::Result<Vec<Vec<u64>>> {
+    queries
+        .iter()
+        .map(|q| search_filtered(collection, q, params, filter))
+        .collect()
+}
+
 pub fn search_filtered(
     collection: &Collection,
     query: &[f32],

@@ -16,7 +16,7 @@ use grape::types::{Payload, SearchParams};
 use serde_json::{json, Value};
 
 use super::dataset;
-use super::embedded::search_filtered;
+use super::embedded::search_all;
 
 /// Selectivities, in points per thousand.
 const LEVELS: [u64; 6] = [1, 10, 50, 100, 500, 1000];
@@ -139,15 +139,9 @@ pub fn bench(
                 continue;
             };
             let filter: Filter = serde_json::from_value(value)?;
-            let truth = queries
-                .iter()
-                .map(|q| search_filtered(collection, q, &exact, Some(&filter)))
-                .collect::<anyhow::Result<Vec<_>>>()?;
+            let truth = search_all(collection, queries, &exact, Some(&filter))?;
             let started = Instant::now();
-            let found = queries
-                .iter()
-                .map(|q| search_filtered(collection, q, &approximate, Some(&filter)))
-                .collect::<anyhow::Result<Vec<_>>>()?;
+            let found = search_all(collection, queries, &approximate, Some(&filter))?;
             let qps = queries.len() as f64 / started.elapsed().as_secs_f64();
             let plan = plan_of(collection, &queries[0], &approximate, &filter);
             println!(

@@ -13,7 +13,7 @@ use grape::types::{QuantizationSearchParams, SearchParams, UpdateCollection};
 use serde_json::json;
 
 use super::dataset;
-use super::embedded::search_filtered;
+use super::embedded::search_all;
 use super::TOP;
 
 /// A quantization setting to measure.
@@ -78,7 +78,7 @@ pub fn bench(
                 }),
                 ..Default::default()
             };
-            let found = search_all(collection, queries, &params)?;
+            let found = search_all(collection, queries, &params, None)?;
             let qps = median_qps(collection, queries, &params)?;
             println!(
                 "| {ef} | {:.3} | {qps:.0} | {:.1} | {:.1} | {:.1} | {:.1}% |",
@@ -101,17 +101,6 @@ pub fn bench(
 /// queries (a fraction of a second) leaves at the mercy of the machine.
 const TIMED_ROUNDS: usize = 5;
 
-fn search_all(
-    collection: &Collection,
-    queries: &[Vec<f32>],
-    params: &SearchParams,
-) -> anyhow::Result<Vec<Vec<u64>>> {
-    queries
-        .iter()
-        .map(|q| search_filtered(collection, q, params, None))
-        .collect()
-}
-
 /// The median QPS of [`TIMED_ROUNDS`] passes over the queries on one thread.
 fn median_qps(
     collection: &Collection,
@@ -121,7 +110,7 @@ fn median_qps(
     let mut rounds = Vec::with_capacity(TIMED_ROUNDS);
     for _ in 0..TIMED_ROUNDS {
         let started = Instant::now();
-        search_all(collection, queries, params)?;
+        search_all(collection, queries, params, None)?;
         rounds.push(queries.len() as f64 / started.elapsed().as_secs_f64());
     }
     rounds.sort_by(f64::total_cmp);
