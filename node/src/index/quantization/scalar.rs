@@ -72,12 +72,13 @@ impl ScalarCodes {
     /// The approximate order key (lower is closer) of the point at `offset`.
     #[inline]
     pub fn key(&self, query: &ScalarQuery, offset: u32) -> f32 {
-        let o = offset as usize;
-        let codes = &self.codes[o * self.dim..(o + 1) * self.dim];
+        let codes = self.code(offset);
         match self.distance {
             Distance::Cosine | Distance::Dot => {
                 let dot = dot_u8(&query.codes, codes) as f32;
-                -(self.step * self.step * dot + query.correction + self.corrections[o])
+                -(self.step * self.step * dot
+                    + query.correction
+                    + self.corrections[offset as usize])
             }
             Distance::Euclid => self.step * self.step * l2_u8(&query.codes, codes) as f32,
             Distance::Manhattan => self.step * l1_u8(&query.codes, codes) as f32,
@@ -86,8 +87,14 @@ impl ScalarCodes {
 
     #[inline]
     pub fn prefetch(&self, offset: u32) {
+        crate::index::prefetch::prefetch(self.code(offset));
+    }
+
+    /// The codes of the point at `offset`.
+    #[inline]
+    fn code(&self, offset: u32) -> &[u8] {
         let o = offset as usize;
-        crate::index::prefetch::prefetch(&self.codes[o * self.dim..(o + 1) * self.dim]);
+        &self.codes[o * self.dim..(o + 1) * self.dim]
     }
 
     pub fn memory_bytes(&self) -> usize {
@@ -134,8 +141,7 @@ impl ScalarCodes {
     /// The vector the codes at `offset` stand for.
     #[cfg(test)]
     fn decode(&self, offset: u32) -> Vec<f32> {
-        let o = offset as usize;
-        self.codes[o * self.dim..(o + 1) * self.dim]
+        self.code(offset)
             .iter()
             .map(|&c| self.low + self.step * f32::from(c))
             .collect()
