@@ -20,11 +20,30 @@ SCALAR = models.ScalarQuantization(
     scalar=models.ScalarQuantizationConfig(type=models.ScalarType.INT8, quantile=0.9921875, always_ram=True)
 )
 BINARY = models.BinaryQuantization(binary=models.BinaryQuantizationConfig(always_ram=False))
+TWO_BITS = models.BinaryQuantization(
+    binary=models.BinaryQuantizationConfig(encoding=models.BinaryQuantizationEncoding.TWO_BITS)
+)
+ONE_AND_HALF_BITS = models.BinaryQuantization(
+    binary=models.BinaryQuantizationConfig(encoding=models.BinaryQuantizationEncoding.ONE_AND_HALF_BITS)
+)
+EIGHT_BIT_QUERY = models.BinaryQuantization(
+    binary=models.BinaryQuantizationConfig(query_encoding=models.BinaryQuantizationQueryEncoding.SCALAR8BITS)
+)
+TWO_BITS_FOUR_BIT_QUERY = models.BinaryQuantization(
+    binary=models.BinaryQuantizationConfig(
+        encoding=models.BinaryQuantizationEncoding.TWO_BITS,
+        query_encoding=models.BinaryQuantizationQueryEncoding.SCALAR4BITS,
+    )
+)
 PRODUCT = models.ProductQuantization(product=models.ProductQuantizationConfig(compression=models.CompressionRatio.X8))
 # Candidates re-scored per result: coarse codes need more (binary keeps 16 bits per vector).
 METHODS = [
     pytest.param(SCALAR, 2.0, 0.9, id="int8"),
     pytest.param(BINARY, 8.0, 0.7, id="binary"),
+    pytest.param(ONE_AND_HALF_BITS, 8.0, 0.85, id="binary-1.5bit"),
+    pytest.param(TWO_BITS, 8.0, 0.9, id="binary-2bit"),
+    pytest.param(EIGHT_BIT_QUERY, 8.0, 0.9, id="binary-q8"),
+    pytest.param(TWO_BITS_FOUR_BIT_QUERY, 8.0, 0.95, id="binary-2bit-q4"),
     pytest.param(PRODUCT, 3.0, 0.85, id="pq"),
 ]
 
@@ -54,7 +73,11 @@ def params(**quantization):
     return models.SearchParams(hnsw_ef=64, quantization=models.QuantizationSearchParams(**quantization))
 
 
-@pytest.mark.parametrize("quantization", [SCALAR, BINARY, PRODUCT], ids=["int8", "binary", "pq"])
+@pytest.mark.parametrize(
+    "quantization",
+    [SCALAR, BINARY, TWO_BITS_FOUR_BIT_QUERY, PRODUCT],
+    ids=["int8", "binary", "binary-2bit-q4", "pq"],
+)
 def test_collection_info_shows_the_setting(client, collection_name, quantization):
     client.create_collection(
         collection_name,
@@ -79,6 +102,35 @@ def test_search_finds_the_brute_force_neighbours(client, collection_name, quanti
         for p in result.points:  # rescored: the original vectors' scores
             assert p.score == pytest.approx(float(exact[p.id]), abs=1e-5)
     assert hits / (10 * len(queries)) >= minimum
+
+
+def recall(client, name, vectors, queries, oversampling):
+    hits = 0
+    for query in queries:
+        result = client.query_points(name, query=query.tolist(), limit=10, search_params=params(oversampling=oversampling))
+        truth = ranking(vectors, query, models.Distance.COSINE)[:10]
+        hits += len(set(truth) & {p.id for p in result.points})
+    return hits / (10 * len(queries))
+
+
+def test_more_bits_find_more_of_the_neighbours(client, collection_name):
+    """At a small oversampling the candidates come from the codes alone: each finer binary
+    code (and a query kept as integers) must rank more of the true neighbours among them."""
+    queries = clustered(50, seed=2)
+    found = {}
+    for label, quantization in [
+        ("1 bit", BINARY),
+        ("1.5 bits", ONE_AND_HALF_BITS),
+        ("2 bits", TWO_BITS),
+        ("2 bits, 4-bit query", TWO_BITS_FOUR_BIT_QUERY),
+        ("1 bit, 8-bit query", EIGHT_BIT_QUERY),
+    ]:
+        vectors = create(client, collection_name, quantization)
+        found[label] = recall(client, collection_name, vectors, queries, oversampling=2.0)
+        client.delete_collection(collection_name)
+    chain = [found[k] for k in ["1 bit", "1.5 bits", "2 bits", "2 bits, 4-bit query"]]
+    assert chain == sorted(set(chain)), found
+    assert found["1 bit, 8-bit query"] > found["1 bit"], found
 
 
 def test_rescore_off_returns_the_codes_approximate_scores(client, collection_name):
@@ -172,15 +224,6 @@ def test_invalid_settings_are_refused(client, collection_name):
     )
     assert "quantile" in message
     assert not client.collection_exists(collection_name)
-    two_bits = models.BinaryQuantization(
-        binary=models.BinaryQuantizationConfig(encoding=models.BinaryQuantizationEncoding.TWO_BITS)
-    )
-    assert "encoding" in rejected(
-        lambda: client.create_collection(
-            collection_name,
-            vectors_config=models.VectorParams(size=DIM, distance=models.Distance.DOT, quantization_config=two_bits),
-        )
-    )
     create(client, collection_name, SCALAR)
     rejected(lambda: client.update_collection(collection_name, quantization_config=low_quantile))
     assert client.get_collection(collection_name).config.quantization_config == SCALAR
@@ -208,17 +251,19 @@ def test_unknown_methods_and_ratios_are_a_400(grape_node, collection_name):
     assert "x3" in put({"vectors": vectors, "quantization_config": {"product": {"compression": "x3"}}})
     assert put({"vectors": vectors, "quantization_config": {"scalar": {"type": "int4"}}})
     assert put({"vectors": vectors, "quantization_config": {"turbo": {}}})
+    assert "three_bits" in put({"vectors": vectors, "quantization_config": {"binary": {"encoding": "three_bits"}}})
 
 
+@pytest.mark.parametrize("quantization", [PRODUCT, TWO_BITS], ids=["pq", "binary-2bit"])
 @pytest.mark.parametrize("kill", [True, False], ids=["wal-replay", "checkpoint"])
-def test_codes_survive_a_restart(start_node, prefer_grpc, kill):
+def test_codes_survive_a_restart(start_node, prefer_grpc, kill, quantization):
     node = start_node()
     client = node.client(prefer_grpc=prefer_grpc)
-    create(client, "persisted", PRODUCT)
+    create(client, "persisted", quantization)
     query = clustered(1, seed=6)[0].tolist()
     before = client.query_points("persisted", query=query, limit=10, search_params=params(rescore=False))
     node.restart(kill=kill)
     client = node.client(prefer_grpc=prefer_grpc)
-    assert client.get_collection("persisted").config.quantization_config == PRODUCT
+    assert client.get_collection("persisted").config.quantization_config == quantization
     after = client.query_points("persisted", query=query, limit=10, search_params=params(rescore=False))
     assert [(p.id, p.score) for p in after.points] == [(p.id, p.score) for p in before.points]

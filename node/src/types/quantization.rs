@@ -66,18 +66,18 @@ impl CompressionRatio {
     }
 }
 
-/// Binary quantization: one sign bit per component.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Binary quantization: one, one and a half or two bits per component.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BinaryQuantization {
     /// Accepted and reported; codes are always kept in memory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub always_ram: Option<bool>,
-    /// Only `one_bit` is implemented; the 1.5- and 2-bit encodings are refused.
+    /// Bits per component; absent: `one_bit`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encoding: Option<BinaryEncoding>,
-    /// `default` and `binary` both compare query bits with stored bits; the scalar query
-    /// encodings are refused.
+    /// How a query is coded: like the vectors (`default`, `binary`), or as 4- or 8-bit
+    /// integers (`scalar4bits`, `scalar8bits`), more accurate and slower.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query_encoding: Option<BinaryQueryEncoding>,
 }
@@ -106,32 +106,17 @@ pub enum BinaryQueryEncoding {
 pub enum QuantizationConfigError {
     #[error("scalar.quantile: value {0} invalid, must be from 0.5 to 1.0")]
     Quantile(f64),
-    #[error("binary.encoding: {0:?} is not supported, only one_bit")]
-    Encoding(BinaryEncoding),
-    #[error("binary.query_encoding: {0:?} is not supported, only default or binary")]
-    QueryEncoding(BinaryQueryEncoding),
 }
 
 impl QuantizationConfig {
-    /// Checks the values serde cannot: ranges and the encodings that are not implemented.
+    /// Checks the values serde cannot: ranges.
     pub fn validate(&self) -> Result<(), QuantizationConfigError> {
         match self {
             QuantizationConfig::Scalar(s) => match s.quantile {
                 Some(q) if !(0.5..=1.0).contains(&q) => Err(QuantizationConfigError::Quantile(q)),
                 _ => Ok(()),
             },
-            QuantizationConfig::Product(_) => Ok(()),
-            QuantizationConfig::Binary(b) => {
-                if let Some(e) = b.encoding.filter(|&e| e != BinaryEncoding::OneBit) {
-                    return Err(QuantizationConfigError::Encoding(e));
-                }
-                match b.query_encoding {
-                    Some(
-                        q @ (BinaryQueryEncoding::Scalar4Bits | BinaryQueryEncoding::Scalar8Bits),
-                    ) => Err(QuantizationConfigError::QueryEncoding(q)),
-                    _ => Ok(()),
-                }
-            }
+            QuantizationConfig::Product(_) | QuantizationConfig::Binary(_) => Ok(()),
         }
     }
 }
@@ -224,6 +209,8 @@ mod tests {
             json!({"scalar": {"type": "int8", "quantile": 0.99, "always_ram": true}}),
             json!({"product": {"compression": "x16"}}),
             json!({"binary": {"always_ram": false, "encoding": "one_bit"}}),
+            json!({"binary": {"encoding": "two_bits", "query_encoding": "scalar8bits"}}),
+            json!({"binary": {"encoding": "one_and_half_bits", "query_encoding": "scalar4bits"}}),
         ];
         for shape in shapes {
             let config = parse(shape.clone()).unwrap();
@@ -244,8 +231,8 @@ mod tests {
         assert!(parse(json!({"scalar": {"type": "int8", "quantile": 0.5}})).is_ok());
         assert!(parse(json!({"scalar": {"type": "int4"}})).is_err());
         assert!(parse(json!({"product": {"compression": "x3"}})).is_err());
-        assert!(parse(json!({"binary": {"encoding": "two_bits"}})).is_err());
-        assert!(parse(json!({"binary": {"query_encoding": "scalar8bits"}})).is_err());
+        assert!(parse(json!({"binary": {"encoding": "three_bits"}})).is_err());
+        assert!(parse(json!({"binary": {"query_encoding": "scalar2bits"}})).is_err());
         assert!(parse(json!({"scalar": {"type": "int8"}, "binary": {}})).is_err());
         assert!(parse(json!({"scalar": {"type": "int8", "bits": 8}})).is_err());
     }

@@ -3,7 +3,8 @@
 //! re-scoring the best candidates with the originals.
 //!
 //! A [`Quantizer`] holds the codes of every offset of a [`DenseVectors`], in the method its
-//! [`QuantizationConfig`] names: int8 [`scalar`], 1-bit [`binary`] or [`product`] codes.
+//! [`QuantizationConfig`] names: int8 [`scalar`], 1-, 1.5- or 2-bit [`binary`] or
+//! [`product`] codes.
 //! Methods that learn from the data are trained on an evenly spread sample of the present
 //! vectors; while that sample is small, the codes are retrained each time the space doubles,
 //! so a space filled by small batches ends up as well coded as one loaded at once.
@@ -63,7 +64,9 @@ impl Quantizer {
             QuantizationConfig::Scalar(s) => {
                 Codes::Scalar(ScalarCodes::train(dim, distance, &sample, s.quantile))
             }
-            QuantizationConfig::Binary(_) => Codes::Binary(BinaryCodes::new(dim, distance)),
+            QuantizationConfig::Binary(b) => {
+                Codes::Binary(BinaryCodes::train(dim, distance, &b, &sample))
+            }
             QuantizationConfig::Product(p) => Codes::Product(ProductCodes::train(
                 dim,
                 distance,
@@ -88,7 +91,10 @@ impl Quantizer {
     /// Encodes the offsets stored since the last call, first retraining when the codes were
     /// learnt from a small sample and the space has since doubled.
     pub fn update(&mut self, vectors: &DenseVectors, present: &[bool]) {
-        let learns = !matches!(self.codes, Codes::Binary(_));
+        let learns = match &self.codes {
+            Codes::Binary(c) => c.learns(),
+            Codes::Scalar(_) | Codes::Product(_) => true,
+        };
         if learns && self.trained_at < TRAINING_SAMPLE && vectors.len() >= 2 * self.trained_at {
             *self = Quantizer::build(self.config, vectors, present);
         } else {
@@ -164,8 +170,8 @@ impl Quantizer {
             QuantizationConfig::Scalar(_) => {
                 Codes::Scalar(ScalarCodes::load(&mut r, dim, distance)?)
             }
-            QuantizationConfig::Binary(_) => {
-                Codes::Binary(BinaryCodes::load(&mut r, dim, distance)?)
+            QuantizationConfig::Binary(b) => {
+                Codes::Binary(BinaryCodes::load(&mut r, dim, distance, &b)?)
             }
             QuantizationConfig::Product(_) => {
                 Codes::Product(ProductCodes::load(&mut r, dim, distance)?)
@@ -200,12 +206,14 @@ impl QuantizedQuery<'_> {
         }
     }
 
-    /// Hints the CPU to fetch the codes of `offset`. Only int8 codes are fetched ahead so
-    /// far: the benchmarked target; binary and product walks are unchanged.
+    /// Hints the CPU to fetch the codes of `offset`. Int8 and binary codes are fetched
+    /// ahead; product codes are not yet.
     #[inline]
     pub fn prefetch(&self, offset: u32) {
-        if let Codes::Scalar(c) = self.codes {
-            c.prefetch(offset);
+        match self.codes {
+            Codes::Scalar(c) => c.prefetch(offset),
+            Codes::Binary(c) => c.prefetch(offset),
+            Codes::Product(_) => {}
         }
     }
 }
