@@ -182,6 +182,58 @@ fn writes_survive_reopen_through_wal_replay_and_checkpoints() {
     );
 }
 
+/// Deleted points, and the old vectors of overwritten ones, stay in the graph as waypoints;
+/// an unfiltered walk must never return them, before or after a checkpoint and reopen.
+#[test]
+fn graph_searches_skip_deleted_and_overwritten_points() {
+    let dir = tempfile::tempdir().unwrap();
+    let points: Vec<_> = (0..300)
+        .map(|i| {
+            let angle = i as f32 * 0.021;
+            json!({"id": i, "vector": [angle.cos(), angle.sin(), 0.1]})
+        })
+        .collect();
+    let query = json!({"vector": [1.0, 0.2, 0.1], "limit": 50, "params": {"hnsw_ef": 128}});
+    let check = |engine: &Engine| {
+        let found = search(engine, "c", query.clone());
+        assert_eq!(found.len(), 50);
+        for p in &found {
+            let PointId::Num(n) = p.id else { panic!() };
+            assert!(n % 3 != 0, "deleted point {n} returned");
+            if n % 3 == 1 {
+                // Overwritten with [0, 0, 1]: its score is that vector's.
+                assert!(
+                    (p.score - 0.1).abs() < 1e-5,
+                    "stale vector of {n}: {}",
+                    p.score
+                );
+            }
+        }
+    };
+    {
+        let engine = open(dir.path());
+        create(
+            &engine,
+            "c",
+            json!({"vectors": {"size": 3, "distance": "Dot"},
+                   "hnsw_config": {"full_scan_threshold": 1}}),
+        );
+        upsert(&engine, "c", json!(points));
+        let c = engine.collection("c").unwrap();
+        let deleted: Vec<u64> = (0..300).filter(|i| i % 3 == 0).collect();
+        c.update(vec![op(json!({"delete": {"points": deleted}}))], true)
+            .unwrap();
+        let moved: Vec<_> = (0..300)
+            .filter(|i| i % 3 == 1)
+            .map(|i| json!({"id": i, "vector": [0.0, 0.0, 1.0]}))
+            .collect();
+        upsert(&engine, "c", json!(moved));
+        check(&engine);
+        c.checkpoint().unwrap();
+    }
+    check(&open(dir.path()));
+}
+
 #[test]
 fn scroll_pages_through_every_point_in_id_order() {
     let dir = tempfile::tempdir().unwrap();

@@ -151,10 +151,12 @@ pub fn load(shard_dir: &Path, configs: &SpaceConfigs) -> Result<Option<ShardStat
         let vectors =
             DenseVectors::load(&dir.join(format!("vectors-{i}.bin"))).map_err(io("vectors"))?;
         let index = HnswIndex::load(&dir.join(format!("hnsw-{i}.bin"))).map_err(io("graph"))?;
+        // Checkpoints written before deletes cleared presence may mark retired offsets.
         let present: Vec<bool> = fs::read(dir.join(format!("present-{i}.bin")))
             .map_err(io("presence"))?
             .into_iter()
-            .map(|b| b != 0)
+            .zip(&slots)
+            .map(|(b, slot)| b != 0 && slot.is_some())
             .collect();
         if vectors.len() != slots.len() || present.len() != slots.len() {
             return Err(corrupt(format!(

@@ -143,11 +143,9 @@ pub fn search(state: &ShardState, query: &ShardQuery) -> Result<Vec<ScoredOffset
         query.params,
     );
     let selection = query.filter.map(|f| Selection::new(state, f));
+    // `has` implies a live point: an unfiltered walk reads one bit per candidate.
     let accept = |offset: u32| {
-        space.has(offset)
-            && selection
-                .as_ref()
-                .map_or(state.is_live(offset), |s| s.accepts(state, offset))
+        space.has(offset) && selection.as_ref().is_none_or(|s| s.accepts(state, offset))
     };
     let exact = || exact(state, &scoring, query.top, selection.as_ref(), &accept);
 

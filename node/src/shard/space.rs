@@ -14,7 +14,9 @@ pub struct VectorSpace {
     pub params: VectorParams,
     pub hnsw: HnswConfig,
     pub vectors: DenseVectors,
-    /// `present[offset]`: the point at `offset` has this vector (named vectors are optional).
+    /// `present[offset]`: a live point at `offset` has this vector (named vectors are
+    /// optional); false once the point is deleted or moved to a new offset, so an
+    /// unfiltered search needs no other liveness check.
     pub present: Vec<bool>,
     pub index: HnswIndex,
     pub quantization: Option<QuantizationConfig>,

@@ -346,6 +346,9 @@ impl ShardState {
             if let Some(slot) = self.slots[offset as usize].take() {
                 self.field_indexes.remove_point(offset, &slot.payload);
             }
+            for space in self.spaces.values_mut() {
+                space.present[offset as usize] = false;
+            }
             for space in self.sparse.values_mut() {
                 space.index.retire(offset);
             }

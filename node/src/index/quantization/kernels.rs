@@ -1,7 +1,7 @@
 //! Distance kernels over quantized codes: dot product, squared L2 and L1 of byte codes, and
 //! the Hamming distance of bit codes. Each has a portable version (the reference the tests
-//! compare against) and x86-64 ones (AVX-VNNI or AVX2 for bytes, POPCNT for bits) picked at
-//! run time.
+//! compare against) and x86-64 ones (AVX-VNNI, AVX512-VNNI or AVX2 for bytes, POPCNT for bits)
+//! picked at run time.
 
 /// Σ a·b over byte codes.
 #[inline]
@@ -11,6 +11,11 @@ pub fn dot_u8(a: &[u8], b: &[u8]) -> u64 {
     if std::is_x86_feature_detected!("avxvnni") {
         // SAFETY: the CPU supports AVX-VNNI (and so AVX2), the features it is compiled for.
         return unsafe { vnni::dot_u8(a, b) };
+    }
+    #[cfg(target_arch = "x86_64")]
+    if vnni::has_evex() {
+        // SAFETY: the CPU supports AVX512-VNNI and AVX512-VL (and so AVX2).
+        return unsafe { vnni::dot_u8_evex(a, b) };
     }
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx2") {
@@ -170,10 +175,11 @@ mod avx2 {
     }
 }
 
-/// The dot product with AVX-VNNI: `vpdpbusd` multiplies 32 unsigned bytes by 32 signed ones
+/// The dot product with VNNI: `vpdpbusd` multiplies 32 unsigned bytes by 32 signed ones
 /// and adds each four products into a 32-bit lane, in one instruction (AVX2 needs six for
 /// the same 32 codes). `b` is made signed by subtracting 128 (flipping its top bit), and
-/// `128 · Σa` is added back.
+/// `128 · Σa` is added back. Two builds of one body: AVX-VNNI (VEX, recent Intel cores) and
+/// AVX512-VNNI on 256-bit registers (EVEX, AMD Zen 4 and Intel server cores).
 #[cfg(target_arch = "x86_64")]
 mod vnni {
     use std::arch::x86_64::*;
@@ -183,26 +189,38 @@ mod vnni {
     // Lane bounds: a 32-bit lane gains at most 4·255·128 per step in magnitude over at most
     // 65,536 / 32 steps (the largest vector): < 2^31.
 
-    #[target_feature(enable = "avx2,avxvnni")]
-    pub unsafe fn dot_u8(a: &[u8], b: &[u8]) -> u64 {
-        let whole = a.len() - a.len() % STEP;
-        let flip = _mm256_set1_epi8(i8::MIN);
-        let zero = _mm256_setzero_si256();
-        let (mut products, mut sum_a) = (zero, zero);
-        for i in (0..whole).step_by(STEP) {
-            let va = _mm256_loadu_si256(a.as_ptr().add(i).cast());
-            let vb = _mm256_loadu_si256(b.as_ptr().add(i).cast());
-            let signed_b = _mm256_xor_si256(vb, flip);
-            products = _mm256_dpbusd_avx_epi32(products, va, signed_b);
-            sum_a = _mm256_add_epi64(sum_a, _mm256_sad_epu8(va, zero));
-        }
-        let mut lanes = [0i32; 8];
-        _mm256_storeu_si256(lanes.as_mut_ptr().cast(), products);
-        let mut sums = [0u64; 4];
-        _mm256_storeu_si256(sums.as_mut_ptr().cast(), sum_a);
-        let shifted: i64 = lanes.iter().map(|&l| i64::from(l)).sum();
-        let added_back = 128 * sums.iter().sum::<u64>() as i64;
-        (shifted + added_back) as u64 + super::dot_u8_portable(&a[whole..], &b[whole..])
+    macro_rules! dot_u8 {
+        ($name:ident, $features:literal, $dpbusd:ident) => {
+            #[target_feature(enable = $features)]
+            pub unsafe fn $name(a: &[u8], b: &[u8]) -> u64 {
+                let whole = a.len() - a.len() % STEP;
+                let flip = _mm256_set1_epi8(i8::MIN);
+                let zero = _mm256_setzero_si256();
+                let (mut products, mut sum_a) = (zero, zero);
+                for i in (0..whole).step_by(STEP) {
+                    let va = _mm256_loadu_si256(a.as_ptr().add(i).cast());
+                    let vb = _mm256_loadu_si256(b.as_ptr().add(i).cast());
+                    let signed_b = _mm256_xor_si256(vb, flip);
+                    products = $dpbusd(products, va, signed_b);
+                    sum_a = _mm256_add_epi64(sum_a, _mm256_sad_epu8(va, zero));
+                }
+                let mut lanes = [0i32; 8];
+                _mm256_storeu_si256(lanes.as_mut_ptr().cast(), products);
+                let mut sums = [0u64; 4];
+                _mm256_storeu_si256(sums.as_mut_ptr().cast(), sum_a);
+                let shifted: i64 = lanes.iter().map(|&l| i64::from(l)).sum();
+                let added_back = 128 * sums.iter().sum::<u64>() as i64;
+                (shifted + added_back) as u64 + super::dot_u8_portable(&a[whole..], &b[whole..])
+            }
+        };
+    }
+
+    dot_u8!(dot_u8, "avx2,avxvnni", _mm256_dpbusd_avx_epi32);
+    dot_u8!(dot_u8_evex, "avx2,avx512vnni,avx512vl", _mm256_dpbusd_epi32);
+
+    /// Whether the CPU runs `dot_u8_evex`.
+    pub fn has_evex() -> bool {
+        std::is_x86_feature_detected!("avx512vnni") && std::is_x86_feature_detected!("avx512vl")
     }
 }
 
@@ -261,6 +279,15 @@ mod tests {
                     unsafe { vnni::dot_u8(&a, &b) },
                     expected,
                     "vnni, len {}",
+                    a.len()
+                );
+            }
+            if vnni::has_evex() {
+                // SAFETY: the CPU has the features.
+                assert_eq!(
+                    unsafe { vnni::dot_u8_evex(&a, &b) },
+                    expected,
+                    "avx512 vnni, len {}",
                     a.len()
                 );
             }

@@ -9,6 +9,7 @@
 //! vectors; while that sample is small, the codes are retrained each time the space doubles,
 //! so a space filled by small batches ends up as well coded as one loaded at once.
 
+mod aligned;
 mod binary;
 mod kernels;
 mod product;

@@ -12,6 +12,7 @@ use std::io::{self, Read, Write};
 use crate::index::codec;
 use crate::types::Distance;
 
+use super::aligned::AlignedBytes;
 use super::kernels::{dot_u8, l1_u8, l2_u8};
 
 pub struct ScalarCodes {
@@ -20,7 +21,7 @@ pub struct ScalarCodes {
     low: f32,
     step: f32,
     /// `dim` codes per offset.
-    codes: Vec<u8>,
+    codes: AlignedBytes,
     /// The dot-product correction of each offset (unused by Euclid and Manhattan).
     corrections: Vec<f32>,
 }
@@ -47,7 +48,7 @@ impl ScalarCodes {
             distance,
             low,
             step,
-            codes: Vec::new(),
+            codes: AlignedBytes::default(),
             corrections: Vec::new(),
         }
     }
@@ -60,7 +61,7 @@ impl ScalarCodes {
     pub fn push(&mut self, v: &[f32]) {
         let codes: Vec<u8> = v.iter().map(|&x| self.encode(x)).collect();
         self.corrections.push(self.correction(&codes));
-        self.codes.extend(codes);
+        self.codes.extend_from_slice(&codes);
     }
 
     pub fn prepare(&self, query: &[f32]) -> ScalarQuery {
@@ -94,7 +95,7 @@ impl ScalarCodes {
     #[inline]
     fn code(&self, offset: u32) -> &[u8] {
         let o = offset as usize;
-        &self.codes[o * self.dim..(o + 1) * self.dim]
+        &self.codes.as_slice()[o * self.dim..(o + 1) * self.dim]
     }
 
     pub fn memory_bytes(&self) -> usize {
@@ -113,7 +114,7 @@ impl ScalarCodes {
 
     pub fn save(&self, w: &mut impl Write) -> io::Result<()> {
         codec::write_f32s(w, &[self.low, self.step])?;
-        codec::write_u8s(w, &self.codes)?;
+        codec::write_u8s(w, self.codes.as_slice())?;
         codec::write_f32s(w, &self.corrections)
     }
 
@@ -133,7 +134,7 @@ impl ScalarCodes {
             distance,
             low,
             step,
-            codes,
+            codes: AlignedBytes::from(&codes[..]),
             corrections,
         })
     }
@@ -198,7 +199,8 @@ mod tests {
             full.step
         );
         assert_eq!(
-            clipped.codes[0], 255,
+            clipped.codes.as_slice()[0],
+            255,
             "the outlier is clipped to the top code"
         );
     }
