@@ -17,11 +17,12 @@ pub struct Dataset {
 }
 
 impl Dataset {
-    /// N(0,1) cluster centres; points and queries at σ = 0.35 around a random centre.
+    /// N(0,1) cluster centres; points and queries at σ = `--noise` (0.35) around a random
+    /// centre.
     pub fn generate(args: &Args) -> Dataset {
         let mut rng = StdRng::seed_from_u64(2026);
         let unit = Normal::new(0.0f32, 1.0).expect("valid normal");
-        let noise = Normal::new(0.0f32, 0.35).expect("valid normal");
+        let noise = Normal::new(0.0f32, args.noise).expect("valid normal");
         let centres: Vec<Vec<f32>> = (0..args.clusters)
             .map(|_| (0..args.dim).map(|_| unit.sample(&mut rng)).collect())
             .collect();

@@ -43,6 +43,11 @@ pub struct Args {
     queries: usize,
     #[arg(long, default_value_t = 100)]
     clusters: usize,
+    /// σ of the points around their cluster centre (whose components are N(0, 1)). At 0.35
+    /// a cluster's points share most component signs, which defeats binary codes; at 1.0
+    /// neighbours sit at cosines of about 0.5, more like text embeddings.
+    #[arg(long, default_value_t = 0.35)]
+    noise: f32,
     #[arg(long, default_value_t = 1_000)]
     batch: usize,
     /// Concurrent searches: threads (embedded) or requests in flight (grpc).
