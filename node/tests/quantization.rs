@@ -108,6 +108,24 @@ fn every_method_finds_the_brute_force_neighbours() {
             0.9,
         ),
         ("binary", json!({"binary": {}}), 10.0, 0.7),
+        (
+            "binary-1.5bit",
+            json!({"binary": {"encoding": "one_and_half_bits"}}),
+            10.0,
+            0.7,
+        ),
+        (
+            "binary-2bit",
+            json!({"binary": {"encoding": "two_bits"}}),
+            10.0,
+            0.8,
+        ),
+        (
+            "binary-q8",
+            json!({"binary": {"query_encoding": "scalar8bits"}}),
+            10.0,
+            0.8,
+        ),
         ("pq", json!({"product": {"compression": "x8"}}), 3.0, 0.85),
     ];
     for (name, config, oversampling, minimum) in cases {
@@ -301,7 +319,7 @@ fn invalid_settings_are_refused() {
     );
     let per_vector = json!({
         "vectors": {"v": {"size": 4, "distance": "Dot",
-            "quantization_config": {"binary": {"encoding": "two_bits"}}}},
+            "quantization_config": {"scalar": {"type": "int8", "quantile": 0.1}}}},
     });
     let error = engine
         .create_collection("c", serde_json::from_value(per_vector).unwrap())
