@@ -62,6 +62,12 @@ impl VectorSpace {
         self.vectors.push(v)
     }
 
+    /// The point at `offset` no longer has this vector (deleted, moved, or the vector
+    /// removed); the graph keeps the node as a waypoint.
+    pub fn retire(&mut self, offset: u32) {
+        self.present[offset as usize] = false;
+    }
+
     pub fn has(&self, offset: u32) -> bool {
         self.present.get(offset as usize).copied().unwrap_or(false)
     }

@@ -238,7 +238,7 @@ impl ShardState {
                     let offset = self.ids[&id];
                     for name in vector {
                         if let Some(space) = self.spaces.get_mut(name) {
-                            space.present[offset as usize] = false;
+                            space.retire(offset);
                         }
                         if let Some(space) = self.sparse.get_mut(name) {
                             space.index.retire(offset);
@@ -347,7 +347,7 @@ impl ShardState {
                 self.field_indexes.remove_point(offset, &slot.payload);
             }
             for space in self.spaces.values_mut() {
-                space.present[offset as usize] = false;
+                space.retire(offset);
             }
             for space in self.sparse.values_mut() {
                 space.index.retire(offset);
