@@ -58,6 +58,39 @@ async fn three_nodes_serve_one_replicated_collection_through_any_node() {
     assert_eq!(bad.0, 400, "{:?}", bad.1);
 }
 
+/// A client may use a collection through any node as soon as its creation answered, before
+/// the other peers opened their replicas: reads and writes routed to a peer that is still
+/// opening its replica wait for it instead of failing with 503.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_collection_serves_through_every_node_at_once() {
+    let _serial = serial().await;
+    let cluster = start_cluster(3);
+    for k in 0..12 {
+        let name = format!("new{k}");
+        let create = json!({
+            "vectors": {"size": 4, "distance": "Cosine"},
+            "shard_number": 3,
+            "replication_factor": 2,
+        });
+        let [creator, reader, writer] = [k % 3, (k + 1) % 3, (k + 2) % 3].map(|n| cluster.node(n));
+        rest(creator, "PUT", &format!("/collections/{name}"), create);
+        let info = rest(reader, "GET", &format!("/collections/{name}"), json!({}));
+        assert_eq!(info["result"]["points_count"], 0, "{info}");
+        let points: Vec<_> = (0..20u64)
+            .map(|p| json!({"id": p, "vector": vector(p)}))
+            .collect();
+        let path = format!("/collections/{name}/points?wait=true");
+        let reply = rest(writer, "PUT", &path, json!({ "points": points }));
+        assert_eq!(reply["result"]["status"], "completed", "{reply}");
+        let path = format!("/collections/{name}/points/count");
+        let count = rest(reader, "POST", &path, json!({"exact": true}));
+        assert_eq!(
+            count["result"]["count"], 20,
+            "{name} through the reader: {count}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_a_shard_leader_loses_no_acknowledged_write() {
     let _serial = serial().await;

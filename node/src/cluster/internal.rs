@@ -17,7 +17,7 @@ use super::codec::{decode_json, encode_json, error_to_status, Json};
 use super::groups::Groups;
 use super::leadership::{self, Outcome};
 use super::meta::MetaCommand;
-use super::raft_types::{GroupId, PeerId};
+use super::raft_types::{GroupId, PeerId, META_GROUP};
 use super::replica::set::{serve_read, RemoteRead};
 use super::replica::visibility::VISIBILITY_WAIT;
 use super::replica::{LocalReplica, LocalWriteError};
@@ -82,7 +82,9 @@ impl InternalService {
             .ok_or_else(|| not_leader_status(None))
     }
 
-    /// The replica of `group` here, waiting up to [`VISIBILITY_WAIT`] for it to open.
+    /// The replica of `group` here, waiting up to [`VISIBILITY_WAIT`] for it to open: a peer
+    /// asks as soon as it applied a change (a new collection, a replica moved here) that this
+    /// peer may not have applied yet.
     async fn opened_replica(&self, group: GroupId) -> Result<Arc<LocalReplica>, Status> {
         let deadline = tokio::time::Instant::now() + VISIBILITY_WAIT;
         loop {
@@ -151,7 +153,7 @@ impl Internal for InternalService {
         request: Request<ShardRequest>,
     ) -> Result<Response<Encoded>, Status> {
         let request = request.into_inner();
-        let replica = self.replica(request.group_id)?;
+        let replica = self.opened_replica(request.group_id).await?;
         let ops: Vec<PointOperation> = decode(&request.body)?;
         let index = replica
             .write(&self.cluster.ctx, ops)
@@ -167,7 +169,7 @@ impl Internal for InternalService {
         request: Request<ShardRequest>,
     ) -> Result<Response<Encoded>, Status> {
         let request = request.into_inner();
-        let replica = self.replica(request.group_id)?;
+        let replica = self.opened_replica(request.group_id).await?;
         let read: RemoteRead = decode(&request.body)?;
         if read.linearizable {
             replica
@@ -227,6 +229,10 @@ impl Internal for InternalService {
         request: Request<AppliedRequest>,
     ) -> Result<Response<AppliedReply>, Status> {
         let request = request.into_inner();
+        if request.group_id == META_GROUP {
+            let applied = self.cluster.wait_reconciled(request.log_index).await;
+            return Ok(Response::new(AppliedReply { applied }));
+        }
         // A write may commit before this peer opened its replica of a new group.
         let replica = self.opened_replica(request.group_id).await?;
         let applied = replica.wait_applied(request.log_index).await;

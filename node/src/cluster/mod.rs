@@ -306,6 +306,15 @@ impl Cluster {
         info::is_ready(self)
     }
 
+    /// Waits (at most [`proposer::PEER_REFLECT_WAIT`]) until this node's collections reflect
+    /// metadata index `index`; whether they do.
+    pub async fn wait_reconciled(&self, index: u64) -> bool {
+        let mut reconciled = self.reconciled.clone();
+        let reflected = reconciled.wait_for(|&i| i >= index);
+        let reflected = tokio::time::timeout(proposer::PEER_REFLECT_WAIT, reflected).await;
+        matches!(reflected, Ok(Ok(_)))
+    }
+
     /// This node's own state, as it reports it to Kubernetes.
     pub fn node_report(&self) -> info::NodeReport {
         info::node_report(self)

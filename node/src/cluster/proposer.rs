@@ -1,20 +1,23 @@
 //! Proposing metadata commands from any peer: through the local metadata Raft when it leads,
 //! else forwarded to the leader; then waiting until this node applied (and reconciled) the
-//! command, so a client sees its own change on the node it asked.
+//! command, so a client sees its own change on the node it asked. A client's collection
+//! change also waits, briefly, for the other peers to reflect it, as Qdrant waits for its
+//! peers to sync: a collection is usable through any node once its creation answered.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use grape_proto::internal::Encoded;
+use grape_proto::internal::{AppliedRequest, Encoded};
 use openraft::error::{ClientWriteError, RaftError};
 use tokio::sync::watch;
+use tokio::task::JoinSet;
 
 use super::codec::{encode_json, status_to_error, Json};
 use super::context::{peer_request, NodeContext, PEER_REQUEST_TIMEOUT};
 use super::groups::Groups;
 use super::internal::not_leader;
 use super::meta::MetaCommand;
-use super::raft_types::PeerId;
+use super::raft_types::{PeerId, META_GROUP};
 use crate::engine::{MetaChange, MetaConsensus};
 use crate::error::{GrapeError, Result};
 
@@ -22,6 +25,9 @@ use crate::error::{GrapeError, Result};
 const COMMIT_WAIT: Duration = Duration::from_secs(20);
 /// How long a committed change waits to be applied here before the call returns anyway.
 const APPLY_WAIT: Duration = Duration::from_secs(20);
+/// How long a client's change waits for each other peer to reflect it. A peer that is down
+/// or cut off delays the answer by at most this, and never fails it: the change committed.
+pub const PEER_REFLECT_WAIT: Duration = Duration::from_secs(2);
 
 pub struct MetaProposer {
     ctx: Arc<NodeContext>,
@@ -53,6 +59,11 @@ impl MetaProposer {
 
     /// Commits `command` in the metadata log and waits until this node reflects it.
     pub async fn propose(&self, command: MetaCommand) -> Result<bool> {
+        Ok(self.propose_indexed(command).await?.1)
+    }
+
+    /// [`propose`](Self::propose), answering with the command's log index too.
+    async fn propose_indexed(&self, command: MetaCommand) -> Result<(u64, bool)> {
         let (index, changed) = self.commit(command).await?;
         let mut reconciled = self.reconciled.clone();
         let reflected = tokio::time::timeout(APPLY_WAIT, reconciled.wait_for(|&i| i >= index));
@@ -62,7 +73,38 @@ impl MetaProposer {
                 "metadata change committed but not yet applied on this node"
             );
         }
-        Ok(changed)
+        Ok((index, changed))
+    }
+
+    /// Waits until every other peer reflects metadata index `index`, each for at most
+    /// [`PEER_REFLECT_WAIT`].
+    async fn await_peers(&self, index: u64) {
+        let peers = self.ctx.meta.borrow().state.peers.clone();
+        let mut waits = JoinSet::new();
+        for &peer in peers.keys().filter(|&&p| p != self.ctx.peer_id) {
+            let Ok(mut client) = self.ctx.internal(peer) else {
+                continue;
+            };
+            let request = AppliedRequest {
+                group_id: META_GROUP,
+                log_index: index,
+            };
+            waits.spawn(async move {
+                let answer = client.wait_applied(peer_request(request));
+                let reflected = tokio::time::timeout(PEER_REFLECT_WAIT, answer).await;
+                let reflected = matches!(reflected, Ok(Ok(ref r)) if r.get_ref().applied);
+                (peer, reflected)
+            });
+        }
+        while let Some(Ok((peer, reflected))) = waits.join_next().await {
+            if !reflected {
+                tracing::debug!(
+                    peer,
+                    index,
+                    "a peer did not reflect a metadata change in time"
+                );
+            }
+        }
     }
 
     async fn commit(&self, command: MetaCommand) -> Result<(u64, bool)> {
@@ -148,9 +190,11 @@ impl MetaProposer {
 
 impl MetaConsensus for MetaProposer {
     fn propose(&self, change: MetaChange) -> Result<bool> {
-        self.ctx.block_on(MetaProposer::propose(
-            self,
-            MetaCommand::Change(Box::new(change)),
-        ))
+        self.ctx.block_on(async {
+            let command = MetaCommand::Change(Box::new(change));
+            let (index, changed) = self.propose_indexed(command).await?;
+            self.await_peers(index).await;
+            Ok(changed)
+        })
     }
 }
