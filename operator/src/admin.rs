@@ -11,9 +11,9 @@ use futures::future::BoxFuture;
 use grape_proto::cluster::cluster_service_client::ClusterServiceClient;
 use grape_proto::cluster::transfer_leadership_request::Target;
 use grape_proto::cluster::{
-    CancelDrainRequest, ClusterInfo, GetClusterInfoRequest, LeaveClusterReply, LeaveClusterRequest,
-    PlanRebalanceRequest, RebalancePlan, RebalanceRequest, TransferLeadershipRequest,
-    TransferShardRequest,
+    CancelDrainRequest, ClusterInfo, GetClusterInfoRequest, JoinClusterRequest, LeaveClusterReply,
+    LeaveClusterRequest, PlanRebalanceRequest, RebalancePlan, RebalanceRequest,
+    TransferLeadershipRequest, TransferShardRequest,
 };
 use tonic::transport::{Channel, Endpoint};
 
@@ -64,6 +64,14 @@ pub trait NodeAdmin: Send + Sync {
         uri: &'a str,
         peer_id: u64,
     ) -> BoxFuture<'a, Result<bool, AdminError>>;
+    /// Makes the data node `peer_id`, reached at `peer_uri`, a member again (a peer that
+    /// left while its pod stays); a member already is one, and this changes nothing.
+    fn rejoin<'a>(
+        &'a self,
+        uri: &'a str,
+        peer_id: u64,
+        peer_uri: &'a str,
+    ) -> BoxFuture<'a, Result<(), AdminError>>;
     /// Moves every shard leadership off `peer_id`; answers with the leaderships left.
     fn transfer_leadership_away<'a>(
         &'a self,
@@ -188,6 +196,27 @@ impl NodeAdmin for GrpcAdmin {
                 .await
                 .map_err(call_error("CancelDrain", uri))?;
             Ok(reply.into_inner().member)
+        })
+    }
+
+    fn rejoin<'a>(
+        &'a self,
+        uri: &'a str,
+        peer_id: u64,
+        peer_uri: &'a str,
+    ) -> BoxFuture<'a, Result<(), AdminError>> {
+        Box::pin(async move {
+            let request = JoinClusterRequest {
+                peer_id,
+                uri: peer_uri.to_string(),
+                query: false,
+            };
+            self.client(uri)
+                .await?
+                .join_cluster(request)
+                .await
+                .map_err(call_error("JoinCluster", uri))?;
+            Ok(())
         })
     }
 

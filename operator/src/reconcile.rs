@@ -2,6 +2,7 @@
 //! the cluster's own view through the admin service), decide (scale, rollout step, status),
 //! then apply the desired objects with server-side apply and write the status.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,7 +21,9 @@ use serde::Serialize;
 use crate::admin::{AdminError, NodeAdmin};
 use crate::build::{self, Names, CLUSTER_LABEL, P2P_PORT, ROLE_LABEL};
 use crate::crd::{RetentionPolicy, ShardPlacement, VectorCluster, VectorClusterStatus};
-use crate::decide::{self, Observed, PodRevision, PodView, Rollout, RolloutView, ScaleDecision};
+use crate::decide::{
+    self, Observed, PodMembership, PodRevision, PodView, Rollout, RolloutView, ScaleDecision,
+};
 use crate::metrics::{ClusterSizes, Metrics};
 use crate::FIELD_MANAGER;
 
@@ -108,6 +111,7 @@ pub async fn apply(vc: &VectorCluster, ctx: &Context) -> Result<Action, Error> {
             }
         }
         cancel_drains(ctx, vc, &names, &seen).await?;
+        rejoin_departed(ctx, vc, &names, &seen).await?;
         partition = decide::rollout_partition(replicas, &seen.rollout(replicas, vc, &names));
         if seen.restarts(partition, replicas) {
             prepare_restart(ctx, &names, &seen, partition).await;
@@ -261,11 +265,17 @@ impl Seen {
     fn member(&self, names: &Names, ordinal: i32) -> Option<&Peer> {
         let pod = names.pod(ordinal);
         let uri = names.peer_uri(&pod);
-        let reported = self.reported.iter().find(|(name, _)| *name == pod);
+        let reported = self.reported_peer(&pod);
         let peers = &self.info.as_ref()?.peers;
         peers
             .iter()
-            .find(|p| p.uri == uri || reported.is_some_and(|(_, id)| *id == p.peer_id))
+            .find(|p| p.uri == uri || reported == Some(p.peer_id))
+    }
+
+    /// The peer id the node of `pod` reported in `status.nodes`.
+    fn reported_peer(&self, pod: &str) -> Option<u64> {
+        let reported = self.reported.iter().find(|(name, _)| name == pod);
+        reported.map(|(_, id)| *id)
     }
 
     fn peer_id(&self, names: &Names, ordinal: i32) -> Option<u64> {
@@ -486,14 +496,12 @@ async fn cancel_drains(
     let Some(uri) = seen.admin_uri.as_ref().filter(|_| seen.info.is_some()) else {
         return Ok(());
     };
-    let draining: Vec<i32> = (0..seen.statefulset_replicas().unwrap_or(0))
-        .filter(|&o| seen.member(names, o).is_some_and(|p| p.draining))
+    let draining: BTreeMap<i32, u64> = (0..seen.statefulset_replicas().unwrap_or(0))
+        .filter_map(|o| Some((o, seen.member(names, o).filter(|p| p.draining)?.peer_id)))
         .collect();
-    for ordinal in decide::drains_to_cancel(vc.spec.replicas, &draining) {
-        let pod = names.pod(ordinal);
-        let Some(peer_id) = seen.peer_id(names, ordinal) else {
-            continue;
-        };
+    let ordinals: Vec<i32> = draining.keys().copied().collect();
+    for ordinal in decide::drains_to_cancel(vc.spec.replicas, &ordinals) {
+        let (pod, peer_id) = (names.pod(ordinal), draining[&ordinal]);
         if let Err(error) = ctx.admin.cancel_drain(uri, peer_id).await {
             tracing::warn!(%pod, peer_id, %error, "cancelling the drain failed; retrying");
             continue;
@@ -504,6 +512,56 @@ async fn cancel_drains(
             vc.spec.replicas
         );
         let event = (EventType::Normal, "DrainCancelled", "Drain");
+        publish_on(
+            ctx,
+            &vc.object_ref(&()),
+            Some(pod_ref(names, &pod)),
+            event,
+            note,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Takes back into the cluster the pods the spec keeps whose peers left (`JoinCluster` with
+/// the peer id each node reported), with an Event: a drain that finished just before a scale
+/// back out, or a peer removed by hand, would otherwise leave a running pod that holds
+/// nothing and never joins again. A failed call is repeated on the next pass.
+async fn rejoin_departed(
+    ctx: &Context,
+    vc: &VectorCluster,
+    names: &Names,
+    seen: &Seen,
+) -> Result<(), Error> {
+    let Some(uri) = seen.admin_uri.as_ref().filter(|_| seen.info.is_some()) else {
+        return Ok(());
+    };
+    let pods: Vec<PodMembership> = seen
+        .pods
+        .iter()
+        .filter_map(|pod| {
+            let ordinal = ordinal(names, &pod.name)?;
+            Some(PodMembership {
+                ordinal,
+                reported_peer: seen.reported_peer(&pod.name),
+                member: seen.member(names, ordinal).is_some(),
+            })
+        })
+        .collect();
+    for (ordinal, peer_id) in decide::pods_to_rejoin(vc.spec.replicas, &pods) {
+        let pod = names.pod(ordinal);
+        if let Err(error) = ctx.admin.rejoin(uri, peer_id, &names.peer_uri(&pod)).await {
+            tracing::warn!(%pod, peer_id, %error, "taking the peer back failed; retrying");
+            continue;
+        }
+        tracing::info!(%pod, peer_id, "peer rejoined");
+        let note = format!(
+            "{pod} rejoined the cluster as peer {peer_id}: its peer had left, and \
+             spec.replicas ({}) keeps the pod",
+            vc.spec.replicas
+        );
+        let event = (EventType::Normal, "Rejoined", "Join");
         publish_on(
             ctx,
             &vc.object_ref(&()),

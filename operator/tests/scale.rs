@@ -4,7 +4,7 @@
 //! until every node holds some; a scale-in to 3 undone as soon as its drain starts keeps all
 //! five peers, which get their share back; scaled to 3 again, the two highest pods are
 //! drained (their peers leave the cluster) before the StatefulSet shrinks, and every point is
-//! still there.
+//! still there. Scaled out to 4, a peer that left while its pod stayed is taken back.
 
 mod common;
 
@@ -18,7 +18,7 @@ use grape_operator::admin::{GrpcAdmin, NodeAdmin};
 use grape_operator::build::Names;
 use grape_operator::crd::{MoveState, PlacementPhase, ShardPlacement, VectorCluster};
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::Event;
+use k8s_openapi::api::core::v1::{Event, Pod};
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::Client;
 use reqwest::Method;
@@ -177,6 +177,13 @@ async fn scale_out_rebalances_and_scale_in_drains_first() -> Result<()> {
         Ok(())
     })
     .await?;
+
+    rejoin_a_peer_that_left(&client, &clusters, &placements, &admin, &admin_uri)
+        .await
+        .with_context(|| common::pod_logs(&harness))?;
+    eprintln!("the departed peer rejoined after {:?}", started.elapsed());
+    ensure!(common::count(&http, &rest, "docs").await? == POINTS);
+    retrieve_all(&http, &rest).await?;
     operator.abort();
     eprintln!("done after {:?}", started.elapsed());
     Ok(())
@@ -218,6 +225,96 @@ async fn undo_a_scale_in(
     wait_balanced_over_five(placements, admin, admin_uri).await
 }
 
+/// Scales out to 4; then, with the cluster paused, drains vec-3 by hand until its peer
+/// left: the state a drain leaves when it finishes just before a scale back out. Resumed,
+/// the operator takes the peer back (same peer id, a `Rejoined` event), and the Balanced
+/// placement gives it replicas again.
+async fn rejoin_a_peer_that_left(
+    client: &Client,
+    clusters: &Api<VectorCluster>,
+    placements: &Api<ShardPlacement>,
+    admin: &GrpcAdmin,
+    admin_uri: &str,
+) -> Result<()> {
+    let names = Names {
+        cluster: "vec".into(),
+        namespace: NS.into(),
+    };
+    let vec3 = names.peer_uri("vec-3");
+    set_replicas(clusters, 4).await?;
+    let long = Duration::from_secs(300);
+    let holding = || holds_replicas(admin, admin_uri, &vec3, 5);
+    let peer_id = common::wait_for("vec-3 holding replicas", long, holding).await?;
+
+    set_paused(clusters, true).await?;
+    common::wait_for("vec-3's peer to leave", long, || async {
+        let reply = admin.leave_cluster(admin_uri, peer_id).await?;
+        ensure!(
+            reply.removed,
+            "{} replicas left on vec-3",
+            reply.remaining_replicas
+        );
+        Ok(())
+    })
+    .await?;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
+    ensure!(pods.get_opt("vec-3").await?.is_some(), "vec-3's pod went");
+    ensure!(
+        !admin
+            .cluster_info(admin_uri)
+            .await?
+            .peers
+            .iter()
+            .any(|p| p.peer_id == peer_id),
+        "vec-3's peer is still a member"
+    );
+
+    set_paused(clusters, false).await?;
+    let back = common::wait_for("vec-3 back with replicas", long, holding).await?;
+    ensure!(
+        back == peer_id,
+        "vec-3 came back as peer {back}, not {peer_id}"
+    );
+    common::wait_for("the placement Balanced again", long, || async {
+        let status = placements.get_status("vec").await?.status;
+        let phase = status.and_then(|s| s.phase);
+        ensure!(
+            phase == Some(PlacementPhase::Balanced),
+            "placement {phase:?}"
+        );
+        Ok(())
+    })
+    .await?;
+    let events = events(client).await?;
+    ensure!(
+        events
+            .iter()
+            .any(|(reason, note)| reason == "Rejoined" && note.contains("vec-3")),
+        "no Rejoined event about vec-3 in {events:?}"
+    );
+    Ok(())
+}
+
+/// The peer id of the member at `uri` once it holds at least `replicas` replicas and no
+/// transfer runs.
+async fn holds_replicas(
+    admin: &GrpcAdmin,
+    admin_uri: &str,
+    uri: &str,
+    replicas: u32,
+) -> Result<u64> {
+    let info = admin.cluster_info(admin_uri).await?;
+    let peer = info.peers.iter().find(|p| p.uri == uri);
+    let peer = peer.with_context(|| format!("{uri} is no member: {:?}", info.peers))?;
+    ensure!(
+        peer.replicas >= replicas && info.transfers.is_empty(),
+        "{uri} holds {} replicas, transfers {:?}",
+        peer.replicas,
+        info.transfers
+    );
+    Ok(peer.peer_id)
+}
+
 /// Waits until the Balanced placement for 5 data nodes is done and each holds about its
 /// share (≥ 5 of the 30 replicas).
 async fn wait_balanced_over_five(
@@ -256,6 +353,14 @@ async fn wait_balanced_over_five(
 
 async fn set_replicas(clusters: &Api<VectorCluster>, replicas: i32) -> Result<()> {
     let patch = Patch::Merge(json!({"spec": {"replicas": replicas}}));
+    clusters
+        .patch("vec", &PatchParams::default(), &patch)
+        .await?;
+    Ok(())
+}
+
+async fn set_paused(clusters: &Api<VectorCluster>, paused: bool) -> Result<()> {
+    let patch = Patch::Merge(json!({"spec": {"paused": paused}}));
     clusters
         .patch("vec", &PatchParams::default(), &patch)
         .await?;

@@ -14,7 +14,9 @@ pub use manual::{
     ShardReplicas, Transfer,
 };
 pub use placement::{blocked, step, PlacementStep, PlacementView, APPROVE_ANNOTATION};
-pub use scale::{drains_to_cancel, rebalance_due, scale, ScaleDecision};
+pub use scale::{
+    drains_to_cancel, pods_to_rejoin, rebalance_due, scale, PodMembership, ScaleDecision,
+};
 pub use status::{
     aggregate, departed_reports, Observed, PodView, RolloutView, HEARTBEAT_STALE_SECONDS,
 };

@@ -5,7 +5,8 @@
 //! highest ordinals, and only after their peers left the cluster (their replicas moved
 //! away); a target below what the collections' replication factors need is refused. All the
 //! pods to remove drain at once, so that no replica moves onto a pod about to go; the
-//! StatefulSet shrinks past each highest ordinal as soon as it has left.
+//! StatefulSet shrinks past each highest ordinal as soon as it has left. A scale back out
+//! cancels the drains of the pods it keeps, and takes back the peers that already left.
 
 /// What to do with the StatefulSet's replica count.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +62,27 @@ pub fn scale(
 /// keeps again. Their drains stop and their peers stay.
 pub fn drains_to_cancel(desired: i32, draining: &[i32]) -> Vec<i32> {
     draining.iter().copied().filter(|&o| o < desired).collect()
+}
+
+/// A data pod's standing in the cluster, for [`pods_to_rejoin`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PodMembership {
+    pub ordinal: i32,
+    /// The peer id its node reported in `status.nodes`.
+    pub reported_peer: Option<u64>,
+    /// Whether that peer (or the pod's address) is a member of the cluster.
+    pub member: bool,
+}
+
+/// The pods to take back into the cluster, with their peer ids: pods the spec keeps whose
+/// node reported a peer that is no member. A node reports only once it joined, so such a
+/// peer left while its pod stayed: its drain finished just before a scale back out (before
+/// the StatefulSet shrank), or it was removed by hand.
+pub fn pods_to_rejoin(desired: i32, pods: &[PodMembership]) -> Vec<(i32, u64)> {
+    pods.iter()
+        .filter(|p| p.ordinal < desired && !p.member)
+        .filter_map(|p| Some((p.ordinal, p.reported_peer?)))
+        .collect()
 }
 
 /// Whether the operator should (re)apply the cluster's Balanced ShardPlacement now: once
@@ -161,6 +183,25 @@ mod tests {
         assert_eq!(drains_to_cancel(4, &[3, 4]), vec![3]);
         assert_eq!(drains_to_cancel(5, &[3, 4]), vec![3, 4]);
         assert!(drains_to_cancel(3, &[3, 4]).is_empty());
+    }
+
+    #[test]
+    fn a_pod_the_spec_keeps_rejoins_once_its_peer_left() {
+        let pod = |ordinal, reported_peer, member| PodMembership {
+            ordinal,
+            reported_peer,
+            member,
+        };
+        let pods = [
+            pod(0, Some(10), true),
+            // Drained and removed, then spec.replicas went back to 5.
+            pod(3, Some(13), false),
+            // Still starting: its node has not reported (nor joined) yet.
+            pod(4, None, false),
+        ];
+        assert_eq!(pods_to_rejoin(5, &pods), vec![(3, 13)]);
+        // A scale-in to 3 removes it: it stays out.
+        assert!(pods_to_rejoin(3, &pods).is_empty());
     }
 
     #[test]
