@@ -462,14 +462,7 @@ async fn drain(
                 peer.peer_id, peer.replicas
             );
             let event = (EventType::Normal, "DrainStarted", "Drain");
-            publish_on(
-                ctx,
-                &vc.object_ref(&()),
-                Some(pod_ref(names, pod)),
-                event,
-                note,
-            )
-            .await?;
+            publish_about_pod(ctx, vc, names, pod, event, note).await?;
         }
         progress.push(if reply.removed {
             format!("{pod} left the cluster")
@@ -512,14 +505,7 @@ async fn cancel_drains(
             vc.spec.replicas
         );
         let event = (EventType::Normal, "DrainCancelled", "Drain");
-        publish_on(
-            ctx,
-            &vc.object_ref(&()),
-            Some(pod_ref(names, &pod)),
-            event,
-            note,
-        )
-        .await?;
+        publish_about_pod(ctx, vc, names, &pod, event, note).await?;
     }
     Ok(())
 }
@@ -562,14 +548,7 @@ async fn rejoin_departed(
             vc.spec.replicas
         );
         let event = (EventType::Normal, "Rejoined", "Join");
-        publish_on(
-            ctx,
-            &vc.object_ref(&()),
-            Some(pod_ref(names, &pod)),
-            event,
-            note,
-        )
-        .await?;
+        publish_about_pod(ctx, vc, names, &pod, event, note).await?;
     }
     Ok(())
 }
@@ -697,9 +676,8 @@ async fn announce(
                 gone.join(", ")
             );
             // Each step of a scale-in is its own Event, told apart by the pod it removes.
-            let removed = Some(pod_ref(&names, &names.pod(replicas)));
             let event = (EventType::Normal, "Scaled", "Scale");
-            publish_on(ctx, &vc.object_ref(&()), removed, event, note).await?;
+            publish_about_pod(ctx, vc, &names, &names.pod(replicas), event, note).await?;
         }
         Some(before) if before != replicas => {
             let note = format!("data nodes {before} → {replicas}");
@@ -746,6 +724,19 @@ async fn publish(
 /// Publishes an Event (type, reason, action) about the object `reference`. Events with the
 /// same reason about the same objects fold into one series, so a step about one of several
 /// objects names it as `related`.
+/// An Event about the VectorCluster that names one of its pods as the related object.
+async fn publish_about_pod(
+    ctx: &Context,
+    vc: &VectorCluster,
+    names: &Names,
+    pod: &str,
+    event: (EventType, &str, &str),
+    note: String,
+) -> Result<(), Error> {
+    let pod = Some(pod_ref(names, pod));
+    publish_on(ctx, &vc.object_ref(&()), pod, event, note).await
+}
+
 pub(crate) async fn publish_on(
     ctx: &Context,
     reference: &ObjectReference,
