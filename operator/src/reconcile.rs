@@ -272,6 +272,11 @@ impl Seen {
             .find(|p| p.uri == uri || reported == Some(p.peer_id))
     }
 
+    /// The admin address to act through, once a node there answered with the cluster's view.
+    fn answering_admin(&self) -> Option<&String> {
+        self.admin_uri.as_ref().filter(|_| self.info.is_some())
+    }
+
     /// The peer id the node of `pod` reported in `status.nodes`.
     fn reported_peer(&self, pod: &str) -> Option<u64> {
         let reported = self.reported.iter().find(|(name, _)| name == pod);
@@ -432,7 +437,7 @@ async fn drain(
     ordinals: &[i32],
 ) -> Result<Drain, Error> {
     let pods: Vec<String> = ordinals.iter().map(|&o| names.pod(o)).collect();
-    let Some(uri) = seen.admin_uri.as_ref().filter(|_| seen.info.is_some()) else {
+    let Some(uri) = seen.answering_admin() else {
         let message = format!(
             "no ready data node answers to drain {} through",
             pods.join(", ")
@@ -486,7 +491,7 @@ async fn cancel_drains(
     names: &Names,
     seen: &Seen,
 ) -> Result<(), Error> {
-    let Some(uri) = seen.admin_uri.as_ref().filter(|_| seen.info.is_some()) else {
+    let Some(uri) = seen.answering_admin() else {
         return Ok(());
     };
     let draining: BTreeMap<i32, u64> = (0..seen.statefulset_replicas().unwrap_or(0))
@@ -520,7 +525,7 @@ async fn rejoin_departed(
     names: &Names,
     seen: &Seen,
 ) -> Result<(), Error> {
-    let Some(uri) = seen.admin_uri.as_ref().filter(|_| seen.info.is_some()) else {
+    let Some(uri) = seen.answering_admin() else {
         return Ok(());
     };
     let pods: Vec<PodMembership> = seen
