@@ -13,6 +13,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
+use common::PodLogs;
 use grape_k8s_harness::{apply, Harness};
 use grape_operator::crd::{PlacementPhase, ShardPlacement, VectorCluster};
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
@@ -73,7 +74,7 @@ async fn chart_installs_and_its_operator_runs_a_cluster() -> Result<()> {
         },
     )
     .await
-    .with_context(|| common::pod_logs(&harness))?;
+    .with_context(|| harness.pod_logs())?;
 
     // Its ServiceAccount has the chart's permissions and no others.
     let account = service_account_client(&harness, &client).await?;
@@ -196,7 +197,7 @@ fn helm_install(harness: &Harness) -> Result<()> {
         "helm install: {}{}\n{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr),
-        common::pod_logs(harness)
+        harness.pod_logs()
     );
     Ok(())
 }

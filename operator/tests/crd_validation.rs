@@ -1,23 +1,23 @@
 //! The generated CRDs on the real API server: they are accepted (structural schemas), and
-//! the CEL rules refuse invalid specs with their messages.
+//! the CEL rules refuse invalid specs with their messages. Every create is a dry run, so no
+//! operator acts on them and the scenario runs on an outside cluster too (`common::Scenario`).
 
 mod common;
 
 use anyhow::{bail, Result};
-use grape_k8s_harness::Harness;
 use grape_operator::crd::{ShardPlacement, VectorCluster};
 use kube::api::{Api, DynamicObject, PostParams};
 use kube::core::ApiResource;
 use serde_json::{json, Value};
 
+const NS: &str = "validation";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_specs_are_refused_by_the_api_server() -> Result<()> {
-    let harness = Harness::start()?;
-    let client = harness.client().await?;
-    common::install_crds(&client).await?;
+    let scenario = common::Scenario::start(NS).await?;
+    let client = scenario.client.clone();
     // Untyped, so that specs the Rust types could not even represent reach the server.
-    let resource =
-        |r: ApiResource| Api::<DynamicObject>::namespaced_with(client.clone(), "default", &r);
+    let resource = |r: ApiResource| Api::<DynamicObject>::namespaced_with(client.clone(), NS, &r);
     let clusters = resource(ApiResource::erase::<VectorCluster>(&()));
     let placements = resource(ApiResource::erase::<ShardPlacement>(&()));
 
@@ -94,11 +94,19 @@ async fn invalid_specs_are_refused_by_the_api_server() -> Result<()> {
         }),
     );
     create(&placements, pinned).await?;
-    Ok(())
+    scenario.finish().await
+}
+
+/// A create that the API server validates in full and does not store.
+fn dry_run() -> PostParams {
+    PostParams {
+        dry_run: true,
+        ..Default::default()
+    }
 }
 
 async fn create(api: &Api<DynamicObject>, object: Value) -> Result<()> {
-    api.create(&PostParams::default(), &serde_json::from_value(object)?)
+    api.create(&dry_run(), &serde_json::from_value(object)?)
         .await?;
     Ok(())
 }
@@ -107,7 +115,7 @@ async fn create(api: &Api<DynamicObject>, object: Value) -> Result<()> {
 async fn refused(api: &Api<DynamicObject>, object: Value, message: &str) -> Result<()> {
     let name = object["metadata"]["name"].clone();
     match api
-        .create(&PostParams::default(), &serde_json::from_value(object)?)
+        .create(&dry_run(), &serde_json::from_value(object)?)
         .await
     {
         Err(kube::Error::Api(status)) if status.code == 422 && status.message.contains(message) => {

@@ -1,5 +1,5 @@
-//! A Manual ShardPlacement with Manual approval, on the harness's real control plane and
-//! real grape-node pods: its plan waits for the `grape.io/approve` annotation, then puts
+//! A Manual ShardPlacement with Manual approval, on a real control plane and real grape-node
+//! pods (where: `common::Scenario`): its plan waits for the `grape.io/approve` annotation, then puts
 //! every shard of one collection on the node it names, and the cluster's own Balanced
 //! placement leaves that collection alone afterwards (the cluster's planner alone would
 //! spread it again).
@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
+use common::PodLogs;
 use grape_k8s_harness::apply;
 use grape_operator::admin::{GrpcAdmin, NodeAdmin, RebalanceScope};
 use grape_operator::build::Names;
@@ -50,12 +51,12 @@ spec:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_manual_placement_waits_for_approval_and_stays_pinned() -> Result<()> {
     let started = Instant::now();
-    let (harness, client) = common::start_in_namespace(NS).await?;
-    let (operator, _metrics) = common::start_operator(&client);
+    let scenario = common::Scenario::start(NS).await?;
+    let client = scenario.client.clone();
     apply(&client, CLUSTER).await?;
     let clusters: Api<VectorCluster> = Api::namespaced(client.clone(), NS);
     let long = Duration::from_secs(300);
-    common::wait_running(&harness, &clusters, "vec", 3, long).await?;
+    common::wait_running(&scenario, &clusters, "vec", 3, long).await?;
     let ip = common::pod_ip(&client, NS, "vec-0").await?;
     let (rest, admin_uri) = (format!("http://{ip}:6333"), format!("http://{ip}:6335"));
     let http = reqwest::Client::new();
@@ -126,7 +127,7 @@ async fn a_manual_placement_waits_for_approval_and_stays_pinned() -> Result<()> 
         Ok(())
     })
     .await
-    .with_context(|| common::pod_logs(&harness))?;
+    .with_context(|| scenario.pod_logs())?;
     eprintln!("pinned after {:?}", started.elapsed());
 
     // The cluster's planner alone would spread the collection again; the Balanced
@@ -151,7 +152,7 @@ async fn a_manual_placement_waits_for_approval_and_stays_pinned() -> Result<()> 
     let phase = phase_of(&placements, "vec").await?;
     ensure!(phase == Some(PlacementPhase::Balanced), "vec: {phase:?}");
     ensure!(common::count(&http, &rest, "pinned").await? == POINTS);
-    operator.abort();
+    scenario.finish().await?;
     eprintln!("done after {:?}", started.elapsed());
     Ok(())
 }

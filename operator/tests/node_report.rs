@@ -7,6 +7,7 @@ mod common;
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
+use common::PodLogs;
 use grape_operator::build;
 use grape_operator::crd::VectorCluster;
 use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
@@ -63,7 +64,7 @@ async fn a_node_reports_its_own_status_entry() -> Result<()> {
         },
     )
     .await
-    .with_context(|| common::pod_logs(&harness))?;
+    .with_context(|| harness.pod_logs())?;
     let peer_id: u64 = entry.peer_id.as_deref().context("no peerId")?.parse()?;
     ensure!(peer_id != 0, "{entry:?}");
     ensure!(entry.disk_bytes.unwrap_or(0) > 0, "{entry:?}");

@@ -1,5 +1,5 @@
-//! Scaling a VectorCluster with the operator in-process, on the harness's real control
-//! plane and real grape-node pods: 3 data nodes hold 10,000 points written with the official
+//! Scaling a VectorCluster on a real control plane and real grape-node pods (where:
+//! `common::Scenario`): 3 data nodes hold 10,000 points written with the official
 //! Python client; scaled out to 5, the cluster's Balanced ShardPlacement spreads the shards
 //! until every node holds some; a scale-in to 3 undone as soon as its drain starts keeps all
 //! five peers, which get their share back; scaled to 3 again, the two highest pods are
@@ -13,6 +13,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
+use common::PodLogs;
 use grape_k8s_harness::apply;
 use grape_operator::admin::{GrpcAdmin, NodeAdmin};
 use grape_operator::build::Names;
@@ -41,12 +42,12 @@ spec:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scale_out_rebalances_and_scale_in_drains_first() -> Result<()> {
     let started = Instant::now();
-    let (harness, client) = common::start_in_namespace(NS).await?;
-    let (operator, _metrics) = common::start_operator(&client);
+    let scenario = common::Scenario::start(NS).await?;
+    let client = scenario.client.clone();
     apply(&client, CLUSTER).await?;
     let clusters: Api<VectorCluster> = Api::namespaced(client.clone(), NS);
     let long = Duration::from_secs(300);
-    common::wait_running(&harness, &clusters, "vec", 3, long).await?;
+    common::wait_running(&scenario, &clusters, "vec", 3, long).await?;
     eprintln!("3 nodes available after {:?}", started.elapsed());
 
     let rest = format!(
@@ -63,7 +64,7 @@ async fn scale_out_rebalances_and_scale_in_drains_first() -> Result<()> {
 
     // Scale out: the new pods join, then the placement spreads the shards onto them.
     set_replicas(&clusters, 5).await?;
-    common::wait_running(&harness, &clusters, "vec", 5, long).await?;
+    common::wait_running(&scenario, &clusters, "vec", 5, long).await?;
     let placements: Api<ShardPlacement> = Api::namespaced(client.clone(), NS);
     let admin_uri = format!(
         "http://{}:6335",
@@ -72,7 +73,7 @@ async fn scale_out_rebalances_and_scale_in_drains_first() -> Result<()> {
     let admin = GrpcAdmin::default();
     wait_balanced_over_five(&placements, &admin, &admin_uri)
         .await
-        .with_context(|| common::pod_logs(&harness))?;
+        .with_context(|| scenario.pod_logs())?;
     let placement = placements.get_status("vec").await?;
     let moves = placement.status.map(|s| s.plan).unwrap_or_default();
     for pod in ["vec-3", "vec-4"] {
@@ -92,7 +93,7 @@ async fn scale_out_rebalances_and_scale_in_drains_first() -> Result<()> {
 
     undo_a_scale_in(&clusters, &placements, &admin, &admin_uri)
         .await
-        .with_context(|| common::pod_logs(&harness))?;
+        .with_context(|| scenario.pod_logs())?;
     eprintln!("undone scale-in rebalanced after {:?}", started.elapsed());
     ensure!(common::count(&http, &rest, "docs").await? == POINTS);
 
@@ -139,8 +140,8 @@ async fn scale_out_rebalances_and_scale_in_drains_first() -> Result<()> {
         }
     })
     .await
-    .with_context(|| common::pod_logs(&harness))?;
-    common::wait_running(&harness, &clusters, "vec", 3, long).await?;
+    .with_context(|| scenario.pod_logs())?;
+    common::wait_running(&scenario, &clusters, "vec", 3, long).await?;
     ensure!(
         saw_draining.get(),
         "never saw Progressing with reason Draining"
@@ -180,11 +181,11 @@ async fn scale_out_rebalances_and_scale_in_drains_first() -> Result<()> {
 
     rejoin_a_peer_that_left(&client, &clusters, &placements, &admin, &admin_uri)
         .await
-        .with_context(|| common::pod_logs(&harness))?;
+        .with_context(|| scenario.pod_logs())?;
     eprintln!("the departed peer rejoined after {:?}", started.elapsed());
     ensure!(common::count(&http, &rest, "docs").await? == POINTS);
     retrieve_all(&http, &rest).await?;
-    operator.abort();
+    scenario.finish().await?;
     eprintln!("done after {:?}", started.elapsed());
     Ok(())
 }

@@ -1,5 +1,5 @@
-//! A rolling upgrade and a pod deletion under a writing client, with the operator in-process
-//! on the harness's real control plane and real grape-node pods: changing `spec.image`
+//! A rolling upgrade and a pod deletion under a writing client, on a real control plane and
+//! real grape-node pods (where: `common::Scenario`): changing `spec.image`
 //! restarts the data pods one at a time, highest ordinal first, while single-point
 //! `wait=true` writes keep being acknowledged; afterwards every acknowledged point is there.
 //! A deleted pod comes back with its Raft identity and the cluster is Available again.
@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
+use common::PodLogs;
 use grape_k8s_harness::apply;
 use grape_operator::crd::VectorCluster;
 use k8s_openapi::api::core::v1::Pod;
@@ -39,12 +40,12 @@ spec:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rolling_upgrade_and_pod_deletion_keep_every_acknowledged_write() -> Result<()> {
-    let (harness, client) = common::start_in_namespace(NS).await?;
-    let (operator, _metrics) = common::start_operator(&client);
+    let scenario = common::Scenario::start(NS).await?;
+    let client = scenario.client.clone();
     apply(&client, CLUSTER).await?;
     let clusters: Api<VectorCluster> = Api::namespaced(client.clone(), NS);
     let long = Duration::from_secs(300);
-    common::wait_running(&harness, &clusters, "vec", 3, long).await?;
+    common::wait_running(&scenario, &clusters, "vec", 3, long).await?;
 
     let http = reqwest::Client::new();
     let rest = rest_url(&client, "vec-0").await?;
@@ -90,7 +91,7 @@ async fn rolling_upgrade_and_pod_deletion_keep_every_acknowledged_write() -> Res
         Ok(())
     })
     .await
-    .with_context(|| common::pod_logs(&harness))?;
+    .with_context(|| scenario.pod_logs())?;
     let restarted = restarted.into_inner();
     let most_unready = most_unready.get();
     ensure!(
@@ -101,7 +102,7 @@ async fn rolling_upgrade_and_pod_deletion_keep_every_acknowledged_write() -> Res
         most_unready <= 1,
         "{most_unready} data pods were down at once"
     );
-    common::wait_running(&harness, &clusters, "vec", 3, long).await?;
+    common::wait_running(&scenario, &clusters, "vec", 3, long).await?;
     let during_upgrade = writer.acknowledged();
     writer.wait_acknowledged(during_upgrade + 50).await?;
 
@@ -124,7 +125,7 @@ async fn rolling_upgrade_and_pod_deletion_keep_every_acknowledged_write() -> Res
         Ok(())
     })
     .await?;
-    let status = common::wait_running(&harness, &clusters, "vec", 3, long).await?;
+    let status = common::wait_running(&scenario, &clusters, "vec", 3, long).await?;
     ensure!(
         peer_of(&status, "vec-1") == Some(peer.clone()),
         "vec-1 came back as {:?}, was {peer}",
@@ -148,7 +149,7 @@ async fn rolling_upgrade_and_pod_deletion_keep_every_acknowledged_write() -> Res
          before the deletion ended",
         acknowledged.len()
     );
-    operator.abort();
+    scenario.finish().await?;
     Ok(())
 }
 

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::{Error, Harness};
+use crate::{Builder, Error, Harness};
 
 /// Scenarios written against `Cluster` run both here (a local [`Harness`]) and on a real
 /// cluster such as kind's (`e2e/kind/run`): when `GRAPE_E2E_KUBECONFIG` names a kubeconfig,
@@ -18,11 +18,17 @@ pub const KUBECONFIG_ENV: &str = "GRAPE_E2E_KUBECONFIG";
 impl Cluster {
     /// The cluster named by `GRAPE_E2E_KUBECONFIG`, else a new local harness.
     pub fn start() -> Result<Cluster, Error> {
+        Cluster::start_with(Harness::builder())
+    }
+
+    /// The cluster named by `GRAPE_E2E_KUBECONFIG`, else a local harness started by `local`
+    /// (the builder is unused on an external cluster).
+    pub fn start_with(local: Builder) -> Result<Cluster, Error> {
         match std::env::var_os(KUBECONFIG_ENV) {
             Some(path) => Ok(Cluster::External {
                 kubeconfig: path.into(),
             }),
-            None => Ok(Cluster::Local(Box::new(Harness::start()?))),
+            None => Ok(Cluster::Local(Box::new(local.start()?))),
         }
     }
 

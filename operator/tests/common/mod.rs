@@ -8,12 +8,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
+use grape_k8s_harness::{Cluster, Harness};
 use grape_operator::admin::GrpcAdmin;
 use grape_operator::controller;
 use grape_operator::crd::{ClusterPhase, VectorCluster, VectorClusterStatus};
 use grape_operator::metrics::Metrics;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
-use kube::api::{Api, ListParams, PostParams};
+use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use kube::Client;
 use serde_json::Value;
 
@@ -38,15 +39,122 @@ pub fn node_binary() -> Result<PathBuf> {
 }
 
 /// A harness with the node image `grape-node` (this build's binary), the CRDs installed
-/// and namespace `ns` created: what every VectorCluster scenario starts from.
-pub async fn start_in_namespace(ns: &str) -> Result<(grape_k8s_harness::Harness, Client)> {
-    let harness = grape_k8s_harness::Harness::builder()
-        .image("grape-node", node_binary()?)
-        .start()?;
+/// and namespace `ns` created, with no operator: for tests that need the local harness.
+pub async fn start_in_namespace(ns: &str) -> Result<(Harness, Client)> {
+    let harness = local_harness()?.start()?;
     let client = harness.client().await?;
     install_crds(&client).await?;
     create_namespace(&client, ns).await?;
     Ok((harness, client))
+}
+
+/// A local harness whose `grape-node` image is this build's binary.
+fn local_harness() -> Result<grape_k8s_harness::Builder> {
+    Ok(Harness::builder().image("grape-node", node_binary()?))
+}
+
+/// Where an operator scenario runs. By default on a new local harness, with the CRDs
+/// installed and the operator's controllers in-process. When `GRAPE_E2E_KUBECONFIG` names a
+/// cluster (`e2e/scenarios`, which `e2e/kind/run` calls), on that cluster, whose CRDs and
+/// operator the Helm chart installed; the host must reach its pod IPs there too.
+pub struct Scenario {
+    pub cluster: Cluster,
+    pub client: Client,
+    namespace: String,
+    operator: Operator,
+}
+
+enum Operator {
+    InProcess {
+        task: tokio::task::JoinHandle<()>,
+        metrics: Arc<Metrics>,
+    },
+    /// The chart's Deployment, in this namespace.
+    Installed { namespace: String },
+}
+
+/// The namespace of the chart's operator on an external cluster.
+const OPERATOR_NAMESPACE_ENV: &str = "GRAPE_E2E_OPERATOR_NAMESPACE";
+/// The labels of the chart's operator pods.
+const OPERATOR_SELECTOR: &str = "app.kubernetes.io/name=grape-operator";
+
+impl Scenario {
+    /// The cluster, an operator running on it, and the new namespace `ns`.
+    pub async fn start(ns: &str) -> Result<Scenario> {
+        let cluster = Cluster::start_with(local_harness()?)?;
+        let client = cluster.client().await?;
+        let operator = match cluster.harness() {
+            Some(_) => {
+                install_crds(&client).await?;
+                let (task, metrics) = start_operator(&client);
+                Operator::InProcess { task, metrics }
+            }
+            None => {
+                let namespace = std::env::var(OPERATOR_NAMESPACE_ENV)
+                    .unwrap_or_else(|_| "grape-system".to_owned());
+                operator_pod(&client, &namespace).await.with_context(|| {
+                    format!("no operator in {namespace}: install the chart first (e2e/scenarios)")
+                })?;
+                Operator::Installed { namespace }
+            }
+        };
+        create_namespace(&client, ns)
+            .await
+            .with_context(|| format!("creating namespace {ns} (left by an earlier run?)"))?;
+        Ok(Scenario {
+            cluster,
+            client,
+            namespace: ns.to_owned(),
+            operator,
+        })
+    }
+
+    /// The operator's Prometheus metrics, rendered or scraped from its pod.
+    pub async fn operator_metrics(&self) -> Result<String> {
+        match &self.operator {
+            Operator::InProcess { metrics, .. } => Ok(metrics.render()),
+            Operator::Installed { namespace } => {
+                let pod = operator_pod(&self.client, namespace).await?;
+                let ip = pod.status.and_then(|s| s.pod_ip).context("no pod IP")?;
+                let port = pod
+                    .spec
+                    .into_iter()
+                    .flat_map(|s| s.containers)
+                    .flat_map(|c| c.ports.unwrap_or_default())
+                    .find(|p| p.name.as_deref() == Some("metrics"))
+                    .context("the operator pod has no metrics port")?
+                    .container_port;
+                let url = format!("http://{ip}:{port}/metrics");
+                Ok(reqwest::get(&url).await?.error_for_status()?.text().await?)
+            }
+        }
+    }
+
+    /// Stops the in-process operator; on an external cluster, deletes the namespace.
+    pub async fn finish(self) -> Result<()> {
+        match self.operator {
+            Operator::InProcess { task, .. } => task.abort(),
+            Operator::Installed { .. } => {
+                Api::<Namespace>::all(self.client.clone())
+                    .delete(&self.namespace, &DeleteParams::default())
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A running operator pod of the chart in `namespace`.
+async fn operator_pod(client: &Client, namespace: &str) -> Result<Pod> {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let listed = pods
+        .list(&ListParams::default().labels(OPERATOR_SELECTOR))
+        .await?;
+    listed
+        .items
+        .into_iter()
+        .find(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+        .with_context(|| format!("no running pod labelled {OPERATOR_SELECTOR}"))
 }
 
 /// Applies the generated CRDs and waits until the API server serves them.
@@ -88,25 +196,53 @@ where
     }
 }
 
-/// The last lines of every container log of the harness, for a failing test's message.
-pub fn pod_logs(harness: &grape_k8s_harness::Harness) -> String {
-    let mut out = String::new();
-    let Ok(pods) = std::fs::read_dir(harness.dir().join("pods")) else {
-        return out;
-    };
-    for pod in pods.flatten() {
-        let Ok(logs) = std::fs::read_dir(pod.path().join("logs")) else {
-            continue;
+/// What a failing scenario shows of its pods' logs.
+pub trait PodLogs {
+    fn pod_logs(&self) -> String;
+}
+
+impl PodLogs for Harness {
+    /// The last lines of every container log of the harness.
+    fn pod_logs(&self) -> String {
+        let mut out = String::new();
+        let Ok(pods) = std::fs::read_dir(self.dir().join("pods")) else {
+            return out;
         };
-        for log in logs.flatten() {
-            let text = std::fs::read_to_string(log.path()).unwrap_or_default();
-            let tail: Vec<&str> = text.lines().rev().take(15).collect();
-            out.push_str(&format!("--- {}\n", log.path().display()));
-            for line in tail.into_iter().rev() {
-                out.push_str(line);
-                out.push('\n');
+        for pod in pods.flatten() {
+            let Ok(logs) = std::fs::read_dir(pod.path().join("logs")) else {
+                continue;
+            };
+            for log in logs.flatten() {
+                out.push_str(&log_tail(&log.path()));
             }
         }
+        out
+    }
+}
+
+impl PodLogs for Scenario {
+    /// The local harness's logs; on an external cluster, where to find them.
+    fn pod_logs(&self) -> String {
+        match self.cluster.harness() {
+            Some(harness) => harness.pod_logs(),
+            None => format!(
+                "(pods' logs: kubectl --kubeconfig {} -n {} logs POD on kind; \
+                 e2e/outside/run prints the local harness's)",
+                self.cluster.kubeconfig().display(),
+                self.namespace
+            ),
+        }
+    }
+}
+
+/// The last 15 lines of a log file, under its path.
+fn log_tail(path: &std::path::Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let tail: Vec<&str> = text.lines().rev().take(15).collect();
+    let mut out = format!("--- {}\n", path.display());
+    for line in tail.into_iter().rev() {
+        out.push_str(line);
+        out.push('\n');
     }
     out
 }
@@ -125,7 +261,7 @@ pub fn start_operator(client: &Client) -> (tokio::task::JoinHandle<()>, Arc<Metr
 /// Waits until the VectorCluster `name` is Running and Available with `replicas` ready
 /// data nodes; the pods' logs explain a timeout.
 pub async fn wait_running(
-    harness: &grape_k8s_harness::Harness,
+    logs: &impl PodLogs,
     clusters: &Api<VectorCluster>,
     name: &str,
     replicas: i32,
@@ -150,7 +286,7 @@ pub async fn wait_running(
         Ok(status)
     })
     .await
-    .with_context(|| pod_logs(harness))
+    .with_context(|| logs.pod_logs())
 }
 
 /// The IP of a pod (the host reaches pods at their IPs).

@@ -1,4 +1,5 @@
-//! The operator, in-process, against the harness's real control plane and process kubelet:
+//! The operator on a real control plane (the local harness with the operator in-process, or
+//! an outside cluster with the chart's operator: `common::Scenario`) and real grape-node pods:
 //! a 3-node VectorCluster becomes one Raft cluster whose nodes report themselves and whose
 //! status says Available; an unsafe scale-in is refused with the reason; deletion removes
 //! the volumes when the retention policy says Delete.
@@ -33,14 +34,14 @@ spec:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_node_cluster_becomes_available() -> Result<()> {
-    let (harness, client) = common::start_in_namespace(NS).await?;
-    let (operator, metrics) = common::start_operator(&client);
+    let scenario = common::Scenario::start(NS).await?;
+    let client = scenario.client.clone();
     let admin = GrpcAdmin::default();
 
     apply(&client, CLUSTER).await?;
     let clusters: Api<VectorCluster> = Api::namespaced(client.clone(), NS);
     let available =
-        common::wait_running(&harness, &clusters, "vec", 3, Duration::from_secs(240)).await?;
+        common::wait_running(&scenario, &clusters, "vec", 3, Duration::from_secs(240)).await?;
     ensure!(available.nodes.len() == 3, "{:?}", available.nodes);
     ensure!(available.current_image.as_deref() == Some("grape-node:dev"));
 
@@ -154,7 +155,8 @@ async fn three_node_cluster_becomes_available() -> Result<()> {
         reasons.iter().any(|r| r == "ScaleInRefused"),
         "events {reasons:?}"
     );
-    ensure!(metrics.render().contains("grape_operator_reconciles_total"));
+    let operator_metrics = scenario.operator_metrics().await?;
+    ensure!(operator_metrics.contains("grape_operator_reconciles_total"));
 
     // Deleting the cluster: owned objects are collected, the volumes deleted (policy Delete).
     clusters.delete("vec", &DeleteParams::default()).await?;
@@ -177,6 +179,6 @@ async fn three_node_cluster_becomes_available() -> Result<()> {
         },
     )
     .await?;
-    operator.abort();
+    scenario.finish().await?;
     Ok(())
 }
