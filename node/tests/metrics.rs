@@ -104,6 +104,14 @@ async fn a_typical_workload_yields_over_a_hundred_consistent_series() {
     );
     assert!(sum("grape_collection_memory_bytes", &[("collection", "m")]) > 0.0);
     assert!(sum("grape_hnsw_indexed_points_total", &[]) >= 200.0);
+    // The query searched each of the 3 shards once, exactly (100 points are far below the
+    // full-scan threshold); every strategy has a series from the start.
+    let searches = "grape_search_strategy_total";
+    assert_eq!(sum(searches, &[("strategy", "exact")]), 3.0);
+    assert_eq!(sum(searches, &[]), 3.0);
+    assert!(first
+        .iter()
+        .any(|s| s.name == searches && s.labels.contains("exact_after_walk")));
     // One metadata leader, one leader per shard group.
     assert_eq!(sum("grape_raft_is_leader", &[("kind", "meta")]), 1.0);
     assert_eq!(sum("grape_raft_is_leader", &[("kind", "shard")]), 3.0);

@@ -10,8 +10,9 @@ use std::collections::HashSet;
 
 use grape::engine::Engine;
 use grape::filter::{Filter, PointView, Tokenizer};
+use grape::metrics::search as search_metrics;
 use grape::payload::JsonPath;
-use grape::shard::{Plan, ShardQuery};
+use grape::shard::{Plan, ShardQuery, Strategy as SearchStrategy};
 use grape::types::*;
 use proptest::prelude::*;
 use rand::rngs::StdRng;
@@ -385,7 +386,11 @@ fn a_filter_keeping_other_clusters_than_the_querys_keeps_recall() {
     let filter: Filter =
         serde_json::from_value(json!({"must": [{"key": "n", "range": {"lt": 10}}]}))
             .expect("filter");
+    let replaced_before = search_metrics::count(SearchStrategy::ExactAfterWalk);
     let (recall, plans) = check_at(&engine, &data, &filter, &queries, 32);
     assert!(plans.contains("Graph"), "plans {plans:?}");
     assert!(recall >= 0.95, "recall {recall}");
+    // The metrics say what ran: for some queries, exact scoring instead of the walk.
+    let replaced = search_metrics::count(SearchStrategy::ExactAfterWalk) - replaced_before;
+    assert!(replaced > 0, "no walk replaced by exact scoring");
 }

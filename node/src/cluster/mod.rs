@@ -309,10 +309,7 @@ impl Cluster {
     /// Waits (at most [`proposer::PEER_REFLECT_WAIT`]) until this node's collections reflect
     /// metadata index `index`; whether they do.
     pub async fn wait_reconciled(&self, index: u64) -> bool {
-        let mut reconciled = self.reconciled.clone();
-        let reflected = reconciled.wait_for(|&i| i >= index);
-        let reflected = tokio::time::timeout(proposer::PEER_REFLECT_WAIT, reflected).await;
-        matches!(reflected, Ok(Ok(_)))
+        proposer::reflects(&self.reconciled, index, proposer::PEER_REFLECT_WAIT).await
     }
 
     /// This node's own state, as it reports it to Kubernetes.

@@ -65,9 +65,7 @@ impl MetaProposer {
     /// [`propose`](Self::propose), answering with the command's log index too.
     async fn propose_indexed(&self, command: MetaCommand) -> Result<(u64, bool)> {
         let (index, changed) = self.commit(command).await?;
-        let mut reconciled = self.reconciled.clone();
-        let reflected = tokio::time::timeout(APPLY_WAIT, reconciled.wait_for(|&i| i >= index));
-        if reflected.await.is_err() {
+        if !reflects(&self.reconciled, index, APPLY_WAIT).await {
             tracing::warn!(
                 index,
                 "metadata change committed but not yet applied on this node"
@@ -197,4 +195,16 @@ impl MetaConsensus for MetaProposer {
             Ok(changed)
         })
     }
+}
+
+/// Waits up to `within` until `reconciled` (this node's applied and reconciled metadata
+/// index) reaches `index`; answers whether it did.
+pub(super) async fn reflects(
+    reconciled: &watch::Receiver<u64>,
+    index: u64,
+    within: Duration,
+) -> bool {
+    let mut reconciled = reconciled.clone();
+    let reached = tokio::time::timeout(within, reconciled.wait_for(|&i| i >= index)).await;
+    matches!(reached, Ok(Ok(_)))
 }

@@ -2,8 +2,8 @@
 //!
 //! One registry per process (a process is one node), so that call sites record with one
 //! line and no handle threading: [`api`] (REST and gRPC requests), [`storage`] (WAL,
-//! checkpoints, HNSW), [`raft`] (every Raft group on this node), [`replication`] (shard
-//! transfers, consistency failures); [`collections`] reads the per-collection gauges from
+//! checkpoints, HNSW), [`search`] (how shard searches ran), [`raft`] (every Raft group on
+//! this node), [`replication`] (shard transfers, consistency failures); [`collections`] reads the per-collection gauges from
 //! the engine at scrape time. Names follow Qdrant's where it has them (`app_info`,
 //! `collections_total`, `collection_points`, `rest_responses_total`, ...); the rest start
 //! with `grape_`. The chart's Grafana dashboards query these names (a test checks them).
@@ -12,6 +12,7 @@ pub mod api;
 pub mod collections;
 pub mod raft;
 pub mod replication;
+pub mod search;
 pub mod storage;
 
 use std::sync::LazyLock;
@@ -73,6 +74,7 @@ fn histogram_opts(name: &str, help: &str, buckets: &[f64]) -> HistogramOpts {
 pub fn init() {
     api::init();
     storage::init();
+    search::init();
     raft::init();
     replication::init();
 }

@@ -41,7 +41,7 @@ use crate::types::{
 pub use access::{QueryVector, ReadConsistency, ShardAccess, ShardOrder, ShardScroll, ShardSearch};
 pub use field_index::{FieldSchema, Key, SchemaError};
 pub use order::OrderQuery;
-pub use search::{MultiQuery, Plan, ShardQuery, SparseQuery};
+pub use search::{MultiQuery, Plan, ShardQuery, SparseQuery, Strategy};
 use space::{MultiSpace, SparseSpace, VectorSpace};
 use state::ShardState;
 

@@ -63,6 +63,35 @@ pub enum Plan {
     ValueGraphs { ef: usize },
 }
 
+/// How a search actually ran: its plan, unless exact scoring replaced a walk's result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    Exact,
+    Graph,
+    ValueGraphs,
+    /// A walk whose filter was rare around the query, or left fewer results than asked.
+    ExactAfterWalk,
+}
+
+impl Strategy {
+    pub const ALL: [Strategy; 4] = [
+        Strategy::Exact,
+        Strategy::Graph,
+        Strategy::ValueGraphs,
+        Strategy::ExactAfterWalk,
+    ];
+
+    /// The name metrics and benchmarks use.
+    pub fn label(self) -> &'static str {
+        match self {
+            Strategy::Exact => "exact",
+            Strategy::Graph => "graph",
+            Strategy::ValueGraphs => "value_graphs",
+            Strategy::ExactAfterWalk => "exact_after_walk",
+        }
+    }
+}
+
 /// What is known of the points a filter keeps.
 pub struct Selection<'a> {
     filter: &'a Filter,
@@ -150,8 +179,8 @@ pub fn search(state: &ShardState, query: &ShardQuery) -> Result<Vec<ScoredOffset
     let exact = || exact(state, &scoring, query.top, selection.as_ref(), &accept);
 
     let plan = plan(state, space, query, selection.as_ref());
-    let mut results = match (plan, &selection) {
-        (Plan::Exact, _) => exact(),
+    let (mut results, mut strategy) = match (plan, &selection) {
+        (Plan::Exact, _) => (exact(), Strategy::Exact),
         (
             Plan::ValueGraphs { ef },
             Some(Selection {
@@ -168,23 +197,26 @@ pub fn search(state: &ShardState, query: &ShardQuery) -> Result<Vec<ScoredOffset
                 .value_graphs
                 .search(&target, &vector, query.top, ef, &accept)
                 .unwrap_or_default();
-            best_of(space, found, query.top)
+            (best_of(space, found, query.top), Strategy::ValueGraphs)
         }
         (Plan::Graph { ef } | Plan::ValueGraphs { ef }, _) => {
             let walk = WalkTally::new(&accept);
             let found = scoring.search_graph(&space.index, query.top, ef, &|o| walk.check(o));
             let share = selection.as_ref().map(|s| s.share(state));
             if share.is_some_and(|share| walk.found_rare(share)) {
-                exact()
+                (exact(), Strategy::ExactAfterWalk)
             } else {
-                found
+                (found, Strategy::Graph)
             }
         }
     };
     // A selective filter can starve a walk: then score the matching points exactly.
-    if plan != Plan::Exact && results.len() < query.top {
+    let walked = matches!(strategy, Strategy::Graph | Strategy::ValueGraphs);
+    if walked && results.len() < query.top {
         results = exact();
+        strategy = Strategy::ExactAfterWalk;
     }
+    crate::metrics::search::ran(strategy);
     if let Some(threshold) = query.score_threshold {
         let higher_is_better = space.params.distance.higher_is_better();
         results.retain(|r| {

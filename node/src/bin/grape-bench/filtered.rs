@@ -1,5 +1,6 @@
 //! Filtered search across selectivities and filter kinds (embedded target): recall@10 against
-//! exact filtered search, QPS on one thread, and the plan the shard's planner chose.
+//! exact filtered search, QPS on one thread, and how the searches ran (the search metrics:
+//! the planner's choice, or exact scoring after a walk the filter starved).
 //!
 //! Every point gets a payload from which each kind selects 0.1% … 100% of the points:
 //! `tags` (keyword array, value graphs on), `plain_tags` (the same, `enable_hnsw: false`),
@@ -11,7 +12,8 @@ use std::time::Instant;
 use grape::collection::Collection;
 use grape::engine::Engine;
 use grape::filter::Filter;
-use grape::shard::ShardQuery;
+use grape::metrics::search as search_metrics;
+use grape::shard::Strategy;
 use grape::types::{Payload, SearchParams};
 use serde_json::{json, Value};
 
@@ -124,7 +126,7 @@ pub fn bench(
         "\nFiltered search, hnsw_ef={ef}, {} queries, 1 thread:\n",
         queries.len()
     );
-    println!("| filter | selectivity | plan | recall@10 | QPS |\n|---|---|---|---|---|");
+    println!("| filter | selectivity | ran as | recall@10 | QPS |\n|---|---|---|---|---|");
     let exact = SearchParams {
         exact: true,
         ..Default::default()
@@ -140,12 +142,13 @@ pub fn bench(
             };
             let filter: Filter = serde_json::from_value(value)?;
             let truth = search_all(collection, queries, &exact, Some(&filter))?;
+            let before = strategy_counts();
             let started = Instant::now();
             let found = search_all(collection, queries, &approximate, Some(&filter))?;
             let qps = queries.len() as f64 / started.elapsed().as_secs_f64();
-            let plan = plan_of(collection, &queries[0], &approximate, &filter);
+            let ran = ran_as(&before, &strategy_counts());
             println!(
-                "| {} | {}% | {plan} | {:.3} | {qps:.0} |",
+                "| {} | {}% | {ran} | {:.3} | {qps:.0} |",
                 kind.name,
                 k as f64 / 10.0,
                 dataset::recall(&truth, &found)
@@ -155,25 +158,33 @@ pub fn bench(
     Ok(())
 }
 
-fn plan_of(
-    collection: &Collection,
-    query: &[f32],
-    params: &SearchParams,
-    filter: &Filter,
-) -> String {
-    let shard_query = ShardQuery {
-        vector_name: "",
-        vector: query,
-        filter: Some(filter),
-        params: Some(params),
-        top: super::TOP,
-        score_threshold: None,
-    };
-    let shard = collection.shards()[0].local().expect("an embedded shard");
-    match shard.plan(&shard_query) {
-        Some(grape::shard::Plan::Exact) => "exact".into(),
-        Some(grape::shard::Plan::Graph { .. }) => "graph, filter checked".into(),
-        Some(grape::shard::Plan::ValueGraphs { .. }) => "value graphs".into(),
-        None => "?".into(),
-    }
+/// How many searches of this process ran as each strategy.
+fn strategy_counts() -> [u64; 4] {
+    Strategy::ALL.map(search_metrics::count)
+}
+
+/// The strategies the searches between two counts ran as, with their shares: E exact,
+/// G main graph, V value graphs, E* exact scoring after a walk.
+fn ran_as(before: &[u64; 4], after: &[u64; 4]) -> String {
+    let ran: Vec<u64> = after.iter().zip(before).map(|(a, b)| a - b).collect();
+    let total: u64 = ran.iter().sum();
+    let parts: Vec<String> = Strategy::ALL
+        .iter()
+        .zip(&ran)
+        .filter(|(_, &n)| n > 0)
+        .map(|(strategy, &n)| {
+            let initial = match strategy {
+                Strategy::Exact => "E",
+                Strategy::Graph => "G",
+                Strategy::ValueGraphs => "V",
+                Strategy::ExactAfterWalk => "E*",
+            };
+            if n == total {
+                initial.to_owned()
+            } else {
+                format!("{initial} {:.0}%", 100.0 * n as f64 / total as f64)
+            }
+        })
+        .collect();
+    parts.join(", ")
 }
