@@ -56,7 +56,9 @@ fn local_harness() -> Result<grape_k8s_harness::Builder> {
 /// Where an operator scenario runs. By default on a new local harness, with the CRDs
 /// installed and the operator's controllers in-process. When `GRAPE_E2E_KUBECONFIG` names a
 /// cluster (`e2e/scenarios`, which `e2e/kind/run` calls), on that cluster, whose CRDs and
-/// operator the Helm chart installed; the host must reach its pod IPs there too.
+/// operator the Helm chart installed; the host must reach its pod IPs there too. There the
+/// scenario's namespace is deleted when it passes, and one left by a failing run is deleted
+/// before the next run recreates it.
 pub struct Scenario {
     pub cluster: Cluster,
     pub client: Client,
@@ -95,12 +97,11 @@ impl Scenario {
                 operator_pod(&client, &namespace).await.with_context(|| {
                     format!("no operator in {namespace}: install the chart first (e2e/scenarios)")
                 })?;
+                remove_leftover_namespace(&client, ns).await?;
                 Operator::Installed { namespace }
             }
         };
-        create_namespace(&client, ns)
-            .await
-            .with_context(|| format!("creating namespace {ns} (left by an earlier run?)"))?;
+        create_namespace(&client, ns).await?;
         Ok(Scenario {
             cluster,
             client,
@@ -142,6 +143,29 @@ impl Scenario {
         }
         Ok(())
     }
+}
+
+/// Deletes namespace `ns` if an earlier failing run on the same cluster left it (a passing
+/// run deletes its own), and waits until it is gone.
+async fn remove_leftover_namespace(client: &Client, ns: &str) -> Result<()> {
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    if namespaces.get_opt(ns).await?.is_none() {
+        return Ok(());
+    }
+    eprintln!("deleting namespace {ns}, left by an earlier run");
+    match namespaces.delete(ns, &DeleteParams::default()).await {
+        // Gone meanwhile, or already terminating.
+        Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => {}
+        other => {
+            other?;
+        }
+    }
+    let what = format!("namespace {ns} deleted");
+    wait_for(&what, Duration::from_secs(180), || async {
+        ensure!(namespaces.get_opt(ns).await?.is_none(), "still terminating");
+        Ok(())
+    })
+    .await
 }
 
 /// A running operator pod of the chart in `namespace`.
