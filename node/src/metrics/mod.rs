@@ -3,10 +3,11 @@
 //! One registry per process (a process is one node), so that call sites record with one
 //! line and no handle threading: [`api`] (REST and gRPC requests), [`storage`] (WAL,
 //! checkpoints, HNSW), [`search`] (how shard searches ran), [`raft`] (every Raft group on
-//! this node), [`replication`] (shard transfers, consistency failures); [`collections`] reads the per-collection gauges from
-//! the engine at scrape time. Names follow Qdrant's where it has them (`app_info`,
-//! `collections_total`, `collection_points`, `rest_responses_total`, ...); the rest start
-//! with `grape_`. The chart's Grafana dashboards query these names (a test checks them).
+//! this node), [`replication`] (shard transfers, consistency failures); [`collections`]
+//! reads the per-collection gauges from the engine at scrape time. Names follow Qdrant's
+//! where it has them (`app_info`, `collections_total`, `collection_points`,
+//! `rest_responses_total`, ...); the rest start with `grape_`. The chart's Grafana
+//! dashboards query these names (a test checks them).
 
 pub mod api;
 pub mod collections;
