@@ -3,13 +3,15 @@
 
 use std::sync::LazyLock;
 
-use prometheus::{IntCounterVec, Opts};
+use prometheus::{IntCounter, IntCounterVec, Opts};
 
 use super::register;
 use crate::shard::Strategy;
 
-static SEARCHES: LazyLock<IntCounterVec> = LazyLock::new(|| {
-    register(
+/// One counter per strategy, in `Strategy::ALL` order, resolved once: a search only
+/// increments an atomic, without the label lookup of the vector.
+static SEARCHES: LazyLock<[IntCounter; 4]> = LazyLock::new(|| {
+    let by_strategy = register(
         IntCounterVec::new(
             Opts::new(
                 "grape_search_strategy_total",
@@ -21,22 +23,26 @@ static SEARCHES: LazyLock<IntCounterVec> = LazyLock::new(|| {
             &["strategy"],
         )
         .expect("valid metric"),
-    )
+    );
+    Strategy::ALL.map(|strategy| by_strategy.with_label_values(&[strategy.label()]))
 });
+
+fn counter(strategy: Strategy) -> &'static IntCounter {
+    let index = Strategy::ALL.iter().position(|&s| s == strategy);
+    &SEARCHES[index.expect("every strategy is in Strategy::ALL")]
+}
 
 /// One shard search that ran as `strategy`.
 pub fn ran(strategy: Strategy) {
-    SEARCHES.with_label_values(&[strategy.label()]).inc();
+    counter(strategy).inc();
 }
 
 /// The searches of this process that ran as `strategy`.
 pub fn count(strategy: Strategy) -> u64 {
-    SEARCHES.with_label_values(&[strategy.label()]).get()
+    counter(strategy).get()
 }
 
 /// Registers the counter with every strategy at zero.
 pub(super) fn init() {
-    for strategy in Strategy::ALL {
-        SEARCHES.with_label_values(&[strategy.label()]);
-    }
+    LazyLock::force(&SEARCHES);
 }
