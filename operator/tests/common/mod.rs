@@ -60,7 +60,7 @@ fn local_harness() -> Result<grape_k8s_harness::Builder> {
 /// scenario's namespace is deleted when it passes, and one left by a failing run is deleted
 /// before the next run recreates it.
 pub struct Scenario {
-    pub cluster: Cluster,
+    cluster: Cluster,
     pub client: Client,
     namespace: String,
     operator: Operator,
