@@ -5,7 +5,7 @@
 //! becomes a labelled ConfigMap, and the values schema refuses bad values.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::{ensure, Context, Result};
@@ -17,7 +17,7 @@ use serde_json::Value;
 const NS: &str = "grape-system";
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    grape_k8s_harness::checkout()
 }
 
 fn chart() -> PathBuf {

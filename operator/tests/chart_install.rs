@@ -8,7 +8,7 @@
 mod common;
 mod dashboards;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
@@ -29,7 +29,7 @@ const RELEASE: &str = "grape-operator";
 const OPS: &str = "grape-system";
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    grape_k8s_harness::checkout()
 }
 
 fn chart() -> PathBuf {

@@ -1,11 +1,9 @@
 //! The committed CRD files are exactly what the Rust types generate: change `crd.rs`, then
 //! run `cargo run -p grape-operator -- crd`.
 
-use std::path::Path;
-
 #[test]
 fn committed_crd_files_match_the_rust_types() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = grape_k8s_harness::checkout();
     let files = grape_operator::crd::crd_files().unwrap();
     assert_eq!(files.len(), 2);
     for dir in ["crds", "helm/grape-operator/crds"] {

@@ -209,7 +209,7 @@ impl Drop for Harness {
 
 /// The `e2e/harness` script of this checkout.
 fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../harness")
+    crate::checkout().join("e2e/harness")
 }
 
 /// Runs `e2e/harness build` (a no-op once the binaries are cached), letting its progress

@@ -15,10 +15,12 @@
 //! The cluster is the `e2e/harness` script's (see the README); this crate only runs it.
 
 mod apply;
+mod checkout;
 mod cluster;
 mod harness;
 
 pub use apply::apply;
+pub use checkout::checkout;
 pub use cluster::{Cluster, KUBECONFIG_ENV};
 pub use harness::{Builder, Harness, Info};
 

@@ -366,9 +366,10 @@ fn python() -> Result<PathBuf> {
 /// Creates `collection` and writes `count` points into it through `rest` with the official
 /// Python client (`tests/client/write_points.py`); answers the count it reads back.
 pub async fn python_client_writes(rest: &str, collection: &str, count: u64) -> Result<u64> {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/client/write_points.py");
+    let script = grape_k8s_harness::checkout().join("operator/tests/client/write_points.py");
     let output = tokio::process::Command::new(python()?)
-        .args([script, rest, collection, &count.to_string()])
+        .arg(script)
+        .args([rest, collection, &count.to_string()])
         .output()
         .await?;
     ensure!(
