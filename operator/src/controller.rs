@@ -171,14 +171,12 @@ async fn reconcile(vc: Arc<VectorCluster>, ctx: Arc<Context>) -> Result<Action, 
     result
 }
 
-/// A failed pass as a Warning Event on the VectorCluster (best effort: the error itself is
-/// already logged and counted).
+/// A failed pass as a Warning Event on the VectorCluster (the error itself is also logged
+/// and counted).
 async fn report_failure(vc: &VectorCluster, ctx: &Context, error: &Error) {
     let note = error.to_string().chars().take(1000).collect();
     let event = (EventType::Warning, "ReconcileFailed", "Reconcile");
-    if let Err(e) = reconcile::publish_on(ctx, &vc.object_ref(&()), None, event, note).await {
-        tracing::debug!(error = %e, "cannot publish the failure event");
-    }
+    reconcile::publish_on(ctx, &vc.object_ref(&()), None, event, note).await;
 }
 
 fn error_policy(vc: Arc<VectorCluster>, error: &Error, ctx: Arc<Context>) -> Action {

@@ -109,7 +109,7 @@ async fn reconcile(sp: Arc<ShardPlacement>, ctx: Arc<Context>) -> Result<Action,
     let namespace = sp.namespace().unwrap_or_default();
     ctx.metrics
         .set_planned_moves(&namespace, &sp.name_any(), status.plan.len());
-    announce(&sp, &ctx, &previous, &status).await?;
+    announce(&sp, &ctx, &previous, &status).await;
     if status != previous {
         write_status(&sp, &ctx, &status).await?;
     }
@@ -372,9 +372,9 @@ async fn announce(
     ctx: &Context,
     previous: &ShardPlacementStatus,
     status: &ShardPlacementStatus,
-) -> Result<(), Error> {
+) {
     if status.phase == previous.phase {
-        return Ok(());
+        return;
     }
     let message = status
         .conditions
@@ -396,7 +396,7 @@ async fn announce(
         (type_, reason, "Place"),
         message,
     )
-    .await
+    .await;
 }
 
 async fn write_status(

@@ -45,23 +45,16 @@ pub enum Error {
         #[source]
         source: kube::Error,
     },
-    #[error("publishing event {reason}: {source}")]
-    Event {
-        reason: String,
-        #[source]
-        source: kube::Error,
-    },
 }
 
 impl Error {
     /// Every value of [`Error::kind`], for metrics that exist before the first error.
-    pub const KINDS: [&'static str; 2] = ["kube", "event"];
+    pub const KINDS: [&'static str; 1] = ["kube"];
 
     /// A short label for metrics.
     pub fn kind(&self) -> &'static str {
         match self {
             Error::Kube { .. } => "kube",
-            Error::Event { .. } => "event",
         }
     }
 }
@@ -131,7 +124,7 @@ pub async fn apply(vc: &VectorCluster, ctx: &Context) -> Result<Action, Error> {
         previous: &previous,
         now: Timestamp::now(),
     });
-    announce(vc, ctx, &seen, &previous, &status, replicas, partition).await?;
+    announce(vc, ctx, &seen, &previous, &status, replicas, partition).await;
     write_status(vc, ctx, &status).await?;
     forget_departed(vc, ctx, &seen, &previous).await?;
     if !vc.spec.paused {
@@ -178,7 +171,7 @@ pub async fn cleanup(vc: &VectorCluster, ctx: &Context) -> Result<Action, Error>
         }
     };
     tracing::info!(cluster = %names.cluster, ?policy, "VectorCluster deleted: {note}");
-    publish(ctx, vc, EventType::Normal, "Deleted", "Cleanup", note).await?;
+    publish(ctx, vc, EventType::Normal, "Deleted", "Cleanup", note).await;
     Ok(Action::await_change())
 }
 
@@ -467,7 +460,7 @@ async fn drain(
                 peer.peer_id, peer.replicas
             );
             let event = (EventType::Normal, "DrainStarted", "Drain");
-            publish_about_pod(ctx, vc, names, pod, event, note).await?;
+            publish_about_pod(ctx, vc, names, pod, event, note).await;
         }
         progress.push(if reply.removed {
             format!("{pod} left the cluster")
@@ -510,7 +503,7 @@ async fn cancel_drains(
             vc.spec.replicas
         );
         let event = (EventType::Normal, "DrainCancelled", "Drain");
-        publish_about_pod(ctx, vc, names, &pod, event, note).await?;
+        publish_about_pod(ctx, vc, names, &pod, event, note).await;
     }
     Ok(())
 }
@@ -553,7 +546,7 @@ async fn rejoin_departed(
             vc.spec.replicas
         );
         let event = (EventType::Normal, "Rejoined", "Join");
-        publish_about_pod(ctx, vc, names, &pod, event, note).await?;
+        publish_about_pod(ctx, vc, names, &pod, event, note).await;
     }
     Ok(())
 }
@@ -664,15 +657,15 @@ async fn announce(
     status: &VectorClusterStatus,
     replicas: i32,
     partition: i32,
-) -> Result<(), Error> {
+) {
     let names = Names::of(vc);
     if vc.spec.paused {
-        return Ok(());
+        return;
     }
     match seen.statefulset_replicas() {
         None => {
             let note = format!("{replicas} data nodes, image {}", vc.spec.image);
-            publish(ctx, vc, EventType::Normal, "Created", "Create", note).await?;
+            publish(ctx, vc, EventType::Normal, "Created", "Create", note).await;
         }
         Some(before) if before > replicas => {
             let gone: Vec<String> = (replicas..before).map(|o| names.pod(o)).collect();
@@ -682,17 +675,17 @@ async fn announce(
             );
             // Each step of a scale-in is its own Event, told apart by the pod it removes.
             let event = (EventType::Normal, "Scaled", "Scale");
-            publish_about_pod(ctx, vc, &names, &names.pod(replicas), event, note).await?;
+            publish_about_pod(ctx, vc, &names, &names.pod(replicas), event, note).await;
         }
         Some(before) if before != replicas => {
             let note = format!("data nodes {before} → {replicas}");
-            publish(ctx, vc, EventType::Normal, "Scaled", "Scale", note).await?;
+            publish(ctx, vc, EventType::Normal, "Scaled", "Scale", note).await;
         }
         Some(_) => {}
     }
     if seen.restarts(partition, replicas) {
         let note = format!("restarting {} on the new revision", names.pod(partition));
-        publish(ctx, vc, EventType::Normal, "UpgradeStep", "Upgrade", note).await?;
+        publish(ctx, vc, EventType::Normal, "UpgradeStep", "Upgrade", note).await;
     }
     let degraded = |s: &VectorClusterStatus| {
         s.conditions
@@ -703,9 +696,8 @@ async fn announce(
     if let Some((reason, message)) =
         degraded(status).filter(|d| degraded(previous).as_ref() != Some(d))
     {
-        publish(ctx, vc, EventType::Warning, &reason, "Reconcile", message).await?;
+        publish(ctx, vc, EventType::Warning, &reason, "Reconcile", message).await;
     }
-    Ok(())
 }
 
 async fn publish(
@@ -715,7 +707,7 @@ async fn publish(
     reason: &str,
     action: &str,
     note: String,
-) -> Result<(), Error> {
+) {
     publish_on(
         ctx,
         &vc.object_ref(&()),
@@ -726,9 +718,6 @@ async fn publish(
     .await
 }
 
-/// Publishes an Event (type, reason, action) about the object `reference`. Events with the
-/// same reason about the same objects fold into one series, so a step about one of several
-/// objects names it as `related`.
 /// An Event about the VectorCluster that names one of its pods as the related object.
 async fn publish_about_pod(
     ctx: &Context,
@@ -737,18 +726,25 @@ async fn publish_about_pod(
     pod: &str,
     event: (EventType, &str, &str),
     note: String,
-) -> Result<(), Error> {
+) {
     let pod = Some(pod_ref(names, pod));
     publish_on(ctx, &vc.object_ref(&()), pod, event, note).await
 }
 
+/// Publishes an Event (type, reason, action) about the object `reference`. Events with the
+/// same reason about the same objects fold into one series, so a step about one of several
+/// objects names it as `related`.
+///
+/// Events only report, so a failure to publish one is logged and the reconcile goes on: in a
+/// namespace being deleted the API server refuses new Events, and the finalizer that lets
+/// the namespace go must still run.
 pub(crate) async fn publish_on(
     ctx: &Context,
     reference: &ObjectReference,
     related: Option<ObjectReference>,
     (type_, reason, action): (EventType, &str, &str),
     note: String,
-) -> Result<(), Error> {
+) {
     let type_label = match type_ {
         EventType::Normal => "Normal",
         EventType::Warning => "Warning",
@@ -761,13 +757,9 @@ pub(crate) async fn publish_on(
         action: action.into(),
         secondary: related,
     };
-    ctx.recorder
-        .publish(&event, reference)
-        .await
-        .map_err(|source| Error::Event {
-            reason: reason.into(),
-            source,
-        })
+    if let Err(error) = ctx.recorder.publish(&event, reference).await {
+        tracing::warn!(%error, reason, object = reference.name.as_deref().unwrap_or_default(), "publishing an event failed");
+    }
 }
 
 /// Once the cluster runs at a new size with every node ready, (re)applies its Balanced
@@ -812,7 +804,8 @@ async fn request_rebalance(
         "Rebalance",
         note,
     )
-    .await
+    .await;
+    Ok(())
 }
 
 /// Removes the `status.nodes` entries of pods that are gone. Each entry belongs to its node's

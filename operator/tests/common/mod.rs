@@ -57,8 +57,8 @@ fn local_harness() -> Result<grape_k8s_harness::Builder> {
 /// installed and the operator's controllers in-process. When `GRAPE_E2E_KUBECONFIG` names a
 /// cluster (`e2e/scenarios`, which `e2e/kind/run` calls), on that cluster, whose CRDs and
 /// operator the Helm chart installed; the host must reach its pod IPs there too. There the
-/// scenario's namespace is deleted when it passes, and one left by a failing run is deleted
-/// before the next run recreates it.
+/// scenario's namespace is deleted when it passes (and [`Scenario::finish`] waits until it is
+/// gone), and one left by a failing run is deleted before the next run recreates it.
 pub struct Scenario {
     cluster: Cluster,
     pub client: Client,
@@ -131,15 +131,12 @@ impl Scenario {
         }
     }
 
-    /// Stops the in-process operator; on an external cluster, deletes the namespace.
+    /// Stops the in-process operator; on an external cluster, deletes the namespace and waits
+    /// until it is gone.
     pub async fn finish(self) -> Result<()> {
         match self.operator {
             Operator::InProcess { task, .. } => task.abort(),
-            Operator::Installed { .. } => {
-                Api::<Namespace>::all(self.client.clone())
-                    .delete(&self.namespace, &DeleteParams::default())
-                    .await?;
-            }
+            Operator::Installed { .. } => delete_namespace(&self.client, &self.namespace).await?,
         }
         Ok(())
     }
@@ -148,11 +145,21 @@ impl Scenario {
 /// Deletes namespace `ns` if an earlier failing run on the same cluster left it (a passing
 /// run deletes its own), and waits until it is gone.
 async fn remove_leftover_namespace(client: &Client, ns: &str) -> Result<()> {
-    let namespaces: Api<Namespace> = Api::all(client.clone());
-    if namespaces.get_opt(ns).await?.is_none() {
+    if Api::<Namespace>::all(client.clone())
+        .get_opt(ns)
+        .await?
+        .is_none()
+    {
         return Ok(());
     }
     eprintln!("deleting namespace {ns}, left by an earlier run");
+    delete_namespace(client, ns).await
+}
+
+/// Deletes namespace `ns` and waits until it is gone. A namespace still holding a
+/// VectorCluster goes only once the operator's finalizer has run there.
+async fn delete_namespace(client: &Client, ns: &str) -> Result<()> {
+    let namespaces: Api<Namespace> = Api::all(client.clone());
     match namespaces.delete(ns, &DeleteParams::default()).await {
         // Gone meanwhile, or already terminating.
         Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => {}
